@@ -1,0 +1,83 @@
+"""`medseglab <stage>`: one subcommand per stage of the study.
+
+Each stage package owns a small `cli.py` with ``register(subparsers, common)`` that adds its
+subcommands and sets ``func`` on them; heavy imports (TensorFlow, MLflow) happen inside ``func``
+so that `medseglab --help` stays fast. MLproject entry points and dvc.yaml stages call these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Stage order follows the life of an image: data -> splits -> training -> study -> ... -> dashboard.
+STAGE_MODULES = (
+    "medseglab.data.cli",
+    "medseglab.splits.cli",
+    "medseglab.study.cli",
+    "medseglab.stats.cli",
+    "medseglab.ensemble.cli",
+    "medseglab.explain.cli",
+)
+
+
+class UserError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    common.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a params.yaml key for this run, e.g. --set train.batch_size=4 (repeatable)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medseglab", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", metavar="<stage>")
+    subparsers.required = True
+    common = common_parser()
+    for name in STAGE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # stage not built yet
+                continue
+            raise
+        module.register(subparsers, common)
+    return parser
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from medseglab.config import ConfigError
+
+    types: list[type[BaseException]] = [UserError, ConfigError]
+    try:
+        from medseglab.data.errors import DataError
+
+        types.append(DataError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except _user_error_types() as exc:
+        print(f"medseglab {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"medseglab {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
