@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make demo   set up .venv, then run the demo study (synthetic data) end to end
+#   make test   set up .venv, then run the test suite (what CI runs)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATASET ?= skin
+
+.PHONY: setup demo test test-slow benchmarks clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "medseglab needs Python 3.11, found %d.%d: set PYTHON=python3.11" % v)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow run . -P dataset=$(DATASET) --env-manager local
+
+test: setup
+	MEDSEGLAB_NO_PROGRESS=1 $(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) mlflow.db mlartifacts data results reports checkpoints
