@@ -1,1 +1,26 @@
-"""evaluation stage."""
+"""evaluation stage: per-image metrics (SPEC 5) and the stored probability maps.
+
+``metrics``: confusion counts, one function per metric, ``per_image_metrics`` (the table);
+``roc``: exact ROC AUC of probability maps; ``policy``: what undefined metrics return
+(``EMPTY_GT_POLICY = "nan"``); ``probabilities``: the ``probabilities.npz`` format.
+"""
+
+from medseglab.evaluation.metrics import (
+    COLUMNS,
+    EMPTY_GT_POLICY,
+    ConfusionCounts,
+    auroc_mask,
+    auroc_prob,
+    confusion_counts,
+    dice,
+    fpr,
+    per_image_metrics,
+    precision,
+    sensitivity,
+    specificity,
+)
+
+__all__ = [
+    "COLUMNS", "EMPTY_GT_POLICY", "ConfusionCounts", "auroc_mask", "auroc_prob", "confusion_counts",
+    "dice", "fpr", "per_image_metrics", "precision", "sensitivity", "specificity",
+]
