@@ -19,9 +19,15 @@ def _close(a, b):
     np.testing.assert_allclose(a, b, rtol=0, atol=ATOL * scale)
 
 
-def test_default_layer_is_last_conv(unet32):
-    assert gc.default_layer(unet32) == "logits"
-    assert gc.conv_layer_names(unet32)[0] == "enc1"
+def test_default_layer_is_last_conv_before_the_classifier(unet32):
+    assert gc.conv_layer_names(unet32)[-1] == "logits"
+    assert gc.default_layer(unet32) == "dec1"  # the 1x1 classifier is skipped
+
+
+def test_default_layer_of_vgg_unet_is_its_named_last_conv():
+    models = pytest.importorskip("medseglab.models")
+    model, _ = models.build_vgg_unet((32, 32, 3), init="lmi", seed=0)
+    assert gc.default_layer(model) == models.LAST_CONV_LAYER
 
 
 def test_unknown_layer_names_the_choices(unet32):
@@ -29,7 +35,7 @@ def test_unknown_layer_names_the_choices(unet32):
         gc.GradCam(unet32, "no_such_layer")
 
 
-@pytest.mark.parametrize("layer", [None, "dec2", "bottleneck"])  # full, 1/2 and 1/4 resolution
+@pytest.mark.parametrize("layer", ["dec1", "logits", "dec2", "bottleneck"])  # full, full, 1/2, 1/4 resolution
 def test_batched_equals_per_image_reference(unet32, isic32, layer):
     _, images, _ = isic32
     batched = gc.gradcam(unet32, images, classes=(0, 1), layer=layer, batch_size=3)  # 3 + 1: uneven batches
@@ -113,3 +119,13 @@ def test_repeat_average_is_mean_of_maps(isic32, average):
 def test_repeat_average_rejects_unknown_mode(unet32, isic32):
     with pytest.raises(ValueError, match="explain.average"):
         gc.gradcam_repeats([unet32], isic32[1], average="median")
+
+
+def test_vgg_unet_batched_equals_reference(isic32):
+    models = pytest.importorskip("medseglab.models")
+    model, _ = models.build_vgg_unet((32, 32, 3), init="lmi", seed=0)
+    images = isic32[1][:2]
+    batched = gc.gradcam(model, images, batch_size=2)
+    reference = gradcam_per_image(model, images, layer=models.LAST_CONV_LAYER)
+    assert np.all(batched.max(axis=(1, 2, 3)) > 0)
+    _close(batched, reference)

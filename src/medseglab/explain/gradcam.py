@@ -34,14 +34,27 @@ def conv_layer_names(model) -> list[str]:
 
 
 def default_layer(model) -> str:
-    """The last 2D convolution layer of the model (the paper's Grad-CAM layer)."""
-    names = conv_layer_names(model)
-    if not names:
+    """The Grad-CAM layer when none is named: the last convolution that sees spatial context.
+
+    A VGG-UNet names it (``medseglab.models.LAST_CONV_LAYER``, the last 3x3 decoder conv).
+    Other models: the last Conv2D, skipping a final 1x1 classifier (filters = number of classes),
+    whose Grad-CAM would only restate the per-pixel prediction.
+    """
+    import keras
+
+    from medseglab.models.names import LAST_CONV_LAYER
+
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    if any(layer.name == LAST_CONV_LAYER for layer in convs):
+        return LAST_CONV_LAYER
+    if not convs:
         raise ValueError(
             f"model {model.name!r} has no top-level Conv2D layer; pass the Grad-CAM layer by name "
             "(params.yaml explain.layer)"
         )
-    return names[-1]
+    last = convs[-1]
+    is_classifier = tuple(last.kernel_size) == (1, 1) and last.filters == int(model.output.shape[-1])
+    return convs[-2].name if is_classifier and len(convs) > 1 else last.name
 
 
 def get_layer(model, name: str | None):
