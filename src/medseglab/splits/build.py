@@ -39,6 +39,12 @@ def check_split_params(
     if n_splits < 3:
         overlap = 0.0  # with two sets, an image shared by two test sets would be common to all of them
     lowest, highest = max(0.0, n_splits * test_fraction - 1), n_splits * test_fraction / 2
+    if lowest > highest:
+        raise ConfigError(
+            f"split.n_splits={n_splits} with split.test_fraction={test_fraction}: {n_splits} folds of "
+            f"{100 / n_splits:.3g}% cannot make test sets of {100 * test_fraction:.3g}%; use n_splits <= "
+            f"{int(2 / test_fraction)} (n_splits = 1 / test_fraction is plain K-fold)"
+        )
     if not lowest <= overlap <= highest:
         raise ConfigError(
             f"split.overlap={overlap}: with n_splits={n_splits} and test_fraction={test_fraction} it must lie in "

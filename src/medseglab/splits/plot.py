@@ -65,10 +65,10 @@ def _labels(ax, report: pd.DataFrame, top: int) -> None:
     for label in table.columns:
         ax.bar(positions, table[label].to_numpy(), bottom=bottom, label=label)
         bottom += table[label].to_numpy()
-    ax.set_xticks(positions, [f"{s} {sub}" for s, sub in table.index], rotation=45, ha="right")
+    ax.set_xticks(positions, [f"set {s}\n{sub}" for s, sub in table.index], fontsize="small")
     ax.set_ylabel("% of the subset's images")
     ax.set_title(f"Clinical labels per subset ({top}:{100 - top} sets)")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0), title="label")
 
 
 def _depletion(ax, sizes: pd.DataFrame) -> None:
