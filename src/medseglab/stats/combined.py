@@ -1,0 +1,143 @@
+"""Combined outputs per model (SPEC 4): the repeats' probability maps combined per test image,
+scored against the ground truth with the evaluation package's ``per_image_metrics``.
+
+Input: the study's per-image table (to find each model's repeats and run ids), a loader of a
+run's ``probabilities.npz`` and a loader of the ground-truth masks. Output: one row per model
+(dataset, init, split, ratio) and test image, with the per-image table's columns (``repeat`` =
+-1, ``run_id`` = the repeats' run ids joined by ``+``) plus ``n_repeats`` and ``combine``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from medseglab.progress import bar
+from medseglab.stats.combine import combine_repeats
+
+MODEL_KEYS = ["dataset", "init", "split", "ratio"]
+COMBINED_REPEAT = -1
+CHUNK_BYTES = 256 << 20  # bound the float32 stack of one chunk of images
+
+ProbLoader = Callable[[str], tuple[np.ndarray, np.ndarray]]
+MaskLoader = Callable[[str, np.ndarray], np.ndarray]
+
+
+def _aligned(run_ids: list[str], load_probs: ProbLoader) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, (R, N, H, W) stack) with every repeat's maps in the first repeat's image order."""
+    from medseglab.data.errors import DataError
+
+    ids0, stack = None, []
+    for run_id in run_ids:
+        ids, prob = load_probs(run_id)
+        ids = np.asarray(ids).astype(str)
+        if ids0 is None:
+            ids0 = ids
+        elif set(ids) != set(ids0):
+            raise DataError(
+                f"run {run_id}: its probabilities.npz covers other test images than run {run_ids[0]} "
+                f"({len(set(ids) ^ set(ids0))} differ); the repeats of one model must share a test set. "
+                "Re-run these trainings' evaluation"
+            )
+        elif not np.array_equal(ids, ids0):
+            prob = prob[pd.Index(ids).get_indexer(ids0)]
+        if stack and prob.shape[1:] != stack[0].shape[1:]:
+            raise DataError(f"run {run_id}: probability maps are {prob.shape[1:]}, run {run_ids[0]}'s {stack[0].shape[1:]}")
+        stack.append(prob)
+    dtype = np.uint8 if all(p.dtype == np.uint8 for p in stack) else np.float32
+    return ids0, np.stack([p.astype(dtype, copy=False) for p in stack])
+
+
+def combined_table(
+    per_repeat: pd.DataFrame,
+    load_probs: ProbLoader,
+    load_masks: MaskLoader,
+    *,
+    method: str = "intersection",
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """Per-image metrics of every model's combined output (see the module docstring).
+
+    ``load_probs(run_id) -> (image_ids, prob (N, H, W) uint8 or float)``;
+    ``load_masks(dataset, image_ids) -> uint8 (N, H, W) {0, 1}`` in the given order.
+    """
+    from medseglab.data.errors import DataError
+    from medseglab.evaluation.metrics import per_image_metrics
+
+    if "run_id" not in per_repeat.columns:
+        raise DataError("the per-image table has no run_id column: cannot find the repeats' probability maps")
+    meta_cols = ["image_id", "group_id", "clinical_label"]
+    models = per_repeat.groupby(MODEL_KEYS, sort=True, observed=True)
+    parts = []
+    for key, rows in bar(models, total=models.ngroups, desc="combine repeats", unit="model"):
+        run_ids = list(dict.fromkeys(rows["run_id"].astype(str)))
+        ids, stack = _aligned(run_ids, load_probs)
+        gt = np.asarray(load_masks(str(key[0]), ids))
+        if gt.shape != stack.shape[1:]:
+            raise DataError(
+                f"{key[0]}: ground-truth masks are {gt.shape[1:]} but the probability maps of run {run_ids[0]} are "
+                f"{stack.shape[2:]}; the prepared dataset was built at another image size than the study. "
+                "Prepare it with the study's profile (medseglab prepare) and rerun"
+            )
+        per_image = stack[0, 0].size * 4 * len(run_ids)
+        step = max(1, CHUNK_BYTES // max(per_image, 1))
+        scored = []
+        for start in range(0, len(ids), step):
+            sl = slice(start, start + step)
+            combined = combine_repeats(stack[:, sl], method, threshold)
+            scored.append(per_image_metrics(combined, gt[sl], threshold))
+        metrics = pd.concat(scored, ignore_index=True)
+        meta = rows.drop_duplicates("image_id").set_index("image_id")
+        missing = [i for i in ids if i not in meta.index]
+        if missing:
+            raise DataError(
+                f"run {run_ids[0]}: images {missing[:5]} have probabilities but no row in the per-image table; "
+                "the table and the artifacts come from different evaluations"
+            )
+        out = pd.DataFrame({"image_id": ids})
+        for col in meta_cols[1:]:
+            out[col] = meta.loc[ids, col].to_numpy() if col in meta.columns else ""
+        for name, value in zip(MODEL_KEYS, key):
+            out[name] = value
+        out["repeat"] = COMBINED_REPEAT
+        out["run_id"] = "+".join(run_ids)
+        out["n_repeats"] = len(run_ids)
+        out["combine"] = method
+        parts.append(pd.concat([out, metrics], axis=1))
+    if not parts:
+        raise DataError("the per-image table has no models to combine")
+    return pd.concat(parts, ignore_index=True)
+
+
+def mlflow_probability_loader(run_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """A training's ``evaluation/probabilities.npz`` as (ids, uint8 maps): 4x less memory than float."""
+    import tempfile
+
+    import mlflow
+
+    from medseglab.data.errors import DataError
+
+    with tempfile.TemporaryDirectory(prefix="medseglab-stats-") as tmp:
+        try:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/probabilities.npz", dst_path=tmp)
+        except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+            raise DataError(f"run {run_id}: cannot read evaluation/probabilities.npz ({exc})") from exc
+        with np.load(path, allow_pickle=False) as archive:
+            return archive["image_ids"].astype(str), archive["prob"]
+
+
+def prepared_mask_loader(params: dict, profile: str | None = None, base: str = "data/prepared") -> MaskLoader:
+    """Masks from the prepared dataset the study used (``data.prepared_dir_for`` of its config)."""
+    from medseglab.config import resolve
+    from medseglab.data.prepared import load_prepared, prepared_dir_for
+
+    cache: dict[str, object] = {}
+
+    def load(dataset: str, ids: np.ndarray) -> np.ndarray:
+        if dataset not in cache:
+            cache[dataset] = load_prepared(prepared_dir_for(resolve(params, dataset, profile), base))
+        return cache[dataset].load_masks(list(ids))
+
+    return load

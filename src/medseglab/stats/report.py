@@ -1,0 +1,167 @@
+"""From a study's per-image table to the report folder: tables, metrics.json, depletion.csv, plots.
+
+``reports/<dataset>/``:
+- ``tables/``: Tables 1, 2, S1-S4 (+ their tests/statistics companions) as CSV, Markdown and
+  HTML, ``index.md``/``index.html`` with all of them, and the full numeric statistics
+  (``statistics_describe.csv``, ``statistics_compare.csv``, ``split_selection.csv``);
+- ``metrics.json``: the headline numbers (``dvc metrics show``), numbers only, NaN -> null;
+- ``depletion.csv``: train_pct, init, split, <metric>_median, paper_dice_median (``dvc plots``);
+- ``plots/*.png``: distributions per init, delta_m histograms, depletion curves;
+- ``delta_m.parquet``: the per-image TII - LMI differences; ``combined_per_image.parquet``
+  when the repeats were combined from their probability maps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from medseglab.io import write_csv, write_json, write_parquet
+from medseglab.stats import plots
+from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics, compute_statistics
+from medseglab.stats.tables import build_tables, main_ratio
+from medseglab.stats.render import write_tables
+
+
+@dataclasses.dataclass
+class Report:
+    dataset: str
+    out_dir: Path
+    level: str
+    chosen_split: int
+    metrics: dict  # nested, what metrics.json holds
+    headline: dict[str, float]  # flat "table1.dice.median.tii" -> value, for MLflow
+    files: list[Path]
+
+
+def _num(value):
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def headline_metrics(stats: StudyStatistics, chosen: int, curve: pd.DataFrame) -> dict:
+    """The nested metrics.json content."""
+    ratio = main_ratio(stats)
+    c = stats.compare
+    main = c.loc[(c["ratio"] == ratio) & (c["split"] == chosen) & (c["clinical_label"] == ALL_LABELS)]
+    d = stats.describe
+    main_d = d.loc[(d["ratio"] == ratio) & (d["split"] == chosen) & (d["clinical_label"] == ALL_LABELS)]
+    table1: dict = {}
+    for _, r in main.iterrows():
+        m = str(r["metric"])
+        dm = main_d.loc[main_d["metric"].astype(str) == m].set_index("init")
+        table1[m] = {
+            "median": {i: _num(r[f"median_{i}"]) for i in INITS},
+            "mean": {i: _num(r[f"mean_{i}"]) for i in INITS},
+            "grand_median": {i: _num(dm["grand_median"].get(i)) if "grand_median" in dm else None for i in INITS},
+            "count_high": {i: _num(dm["count_high"].get(i)) for i in INITS},
+            "n": {i: _num(r[f"n_{i}"]) for i in INITS},
+            "delta_median": _num(r["delta_median"]),
+            "pct_delta_pos": _num(r["pct_pos"]),
+            "pct_delta_zero": _num(r["pct_zero"]),
+            "pct_delta_neg": _num(r["pct_neg"]),
+            "mood_p": _num(r["mood_p"]),
+            "wilcoxon_p": _num(r["wilcoxon_p"]),
+        }
+    depletion: dict = {}
+    for _, row in curve.iterrows():
+        pct = str(int(row["train_pct"]))
+        for col in curve.columns:
+            if col.endswith("_median") and not col.startswith("paper"):
+                depletion.setdefault(pct, {}).setdefault(col, {})[row["init"]] = _num(row[col])
+    n_test = main_d["n_images"].max() if not main_d.empty else np.nan
+    return {"split": chosen, "ratio": ratio, "n_test": _num(n_test),
+            "combined": 1 if stats.level == "combined" else 0, "table1": table1, "depletion": depletion}
+
+
+def flatten_numbers(tree: dict, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_numbers(value, name + "."))
+        elif value is not None and not isinstance(value, str):
+            out[name] = float(value)
+    return out
+
+
+def write_report(
+    per_repeat: pd.DataFrame,
+    out_dir: str | Path,
+    options: StatsOptions,
+    *,
+    combined: pd.DataFrame | None = None,
+    dataset: str | None = None,
+    make_plots: bool = True,
+) -> Report:
+    """Compute the statistics of one dataset's study and write the report folder (see module doc)."""
+    from medseglab.cli import UserError
+
+    if dataset is not None:
+        per_repeat = per_repeat.loc[per_repeat["dataset"] == dataset]
+        if combined is not None:
+            combined = combined.loc[combined["dataset"] == dataset]
+        if per_repeat.empty:
+            raise UserError(f"the per-image table has no rows of dataset {dataset!r}")
+    names = sorted(map(str, per_repeat["dataset"].unique()))
+    if len(names) != 1:
+        raise UserError(f"the per-image table holds datasets {names}; pass --dataset to pick one")
+    dataset = names[0]
+    stats = compute_statistics(per_repeat, options, combined=combined)
+    tables, selection, chosen, curve = build_tables(stats, per_repeat)
+    out_dir = Path(out_dir)
+    title = f"medseglab statistics: {dataset} ({'combined outputs' if stats.level == 'combined' else 'repeat means'})"
+    files = write_tables(
+        tables, out_dir / "tables", title,
+        extra={"statistics_describe": stats.describe, "statistics_compare": stats.compare, "split_selection": selection},
+    )
+    metrics = headline_metrics(stats, chosen, curve)
+    write_json(out_dir / "metrics.json", metrics)
+    write_csv(out_dir / "depletion.csv", curve)
+    write_parquet(out_dir / "delta_m.parquet", stats.deltas.assign(metric=stats.deltas["metric"].astype(str)))
+    files += [out_dir / "metrics.json", out_dir / "depletion.csv", out_dir / "delta_m.parquet"]
+    if combined is not None:
+        write_parquet(out_dir / "combined_per_image.parquet", combined)
+        files.append(out_dir / "combined_per_image.parquet")
+    if make_plots:
+        ratio = main_ratio(stats)
+        v = stats.values
+        main_v = v.loc[(v["ratio"] == ratio) & (v["split"] == chosen)]
+        main_delta = stats.deltas.loc[(stats.deltas["ratio"] == ratio) & (stats.deltas["split"] == chosen)]
+        label = f"{dataset}, split {chosen}, {ratio}:{100 - ratio}"
+        plot_dir = out_dir / "plots"
+        files.append(plots.distributions(main_v, options.metrics, f"{label}: per-image values", plot_dir / "distributions.png"))
+        files.append(plots.delta_histograms(main_delta, ["dice", "auroc_mask"], f"{label}: delta_m per image", plot_dir / "delta_m.png"))
+        files.append(plots.depletion(curve, ["dice", "auroc_mask", "sensitivity", "specificity"],
+                                     f"{dataset}: medians by training data", plot_dir / "depletion.png"))
+    headline = flatten_numbers({"table1": metrics["table1"]})
+    headline = {k: v for k, v in headline.items() if not k.endswith(".n.tii") and not k.endswith(".n.lmi")}
+    headline["stats.chosen_split"] = float(chosen)
+    return Report(dataset, out_dir, stats.level, chosen, metrics, headline, files)
+
+
+def log_to_mlflow(report: Report, parent_run_id: str) -> None:
+    """Tables and plots as artifacts under ``stats/`` of the study's parent run, headline numbers
+    as its metrics (e.g. ``table1.dice.median.tii``)."""
+    import time
+
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    client.log_artifacts(parent_run_id, str(report.out_dir / "tables"), "stats/tables")
+    if (report.out_dir / "plots").is_dir():
+        client.log_artifacts(parent_run_id, str(report.out_dir / "plots"), "stats/plots")
+    for name in ("metrics.json", "depletion.csv"):
+        client.log_artifact(parent_run_id, str(report.out_dir / name), "stats")
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, v, now, 0) for k, v in report.headline.items() if math.isfinite(v)]
+    for start in range(0, len(metrics), 500):  # MLflow's batch limit is 1000 metrics
+        client.log_batch(parent_run_id, metrics=metrics[start:start + 500])
+    client.set_tag(parent_run_id, "medseglab.stats_level", report.level)
