@@ -1,0 +1,206 @@
+"""The human review queue of Algorithm 1 without ground truth (SPEC 7): one SQLite row per image.
+
+A row is inserted (in its own transaction) only after the image's four candidate masks are on
+disk, so a crash loses at most the image in flight, and a rerun skips every queued image. A
+reviewer closes an item by accepting one output or sending the models back to training; every
+decision is also appended to ``review_decisions``, so a changed decision keeps its history.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from medseglab.ensemble.algorithm import CANDIDATES
+
+STATUSES = ("pending", "accepted", "retrain")
+PROXIES = ("fp", "fn")
+
+_CANDIDATE_COLUMNS = [
+    f"{cand}_{field} {kind}"
+    for cand in CANDIDATES
+    for field, kind in (("path", "TEXT NOT NULL"), ("fg", "REAL NOT NULL"), ("fp_proxy", "REAL NOT NULL"), ("fn_proxy", "REAL NOT NULL"))
+]
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS review_queue (
+    dataset TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    study_run_id TEXT,
+    split INTEGER,
+    ratio INTEGER,
+    model_run_ids TEXT,
+    combine TEXT,
+    {", ".join(_CANDIDATE_COLUMNS)},
+    proxy TEXT NOT NULL CHECK (proxy IN ('fp', 'fn')),
+    suggested TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'retrain')),
+    decision TEXT,
+    reviewer TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    decided_at TEXT,
+    PRIMARY KEY (dataset, image_id)
+);
+CREATE TABLE IF NOT EXISTS review_decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reviewer TEXT NOT NULL,
+    note TEXT,
+    decided_at TEXT NOT NULL
+);
+"""
+
+
+class QueueError(Exception):
+    """A review-queue request that cannot be done as asked (unknown image, already decided, ...)."""
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def default_reviewer() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+def default_queue_path(tracking_uri: str) -> Path:
+    """``review.db`` beside the tracking store (the SQLite file or the file store's folder)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri[len("sqlite:///"):]).parent / "review.db"
+    if tracking_uri.startswith("file:"):
+        return Path(urlparse(tracking_uri).path).parent / "review.db"
+    if "://" not in tracking_uri:  # a plain folder path is a file store
+        return Path(tracking_uri).parent / "review.db"
+    return Path("review.db")  # a remote server: keep the queue in the project
+
+
+class ReviewQueue:
+    """The queue in one SQLite file; use as a context manager or call ``close()``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=30)
+            self._conn.row_factory = sqlite3.Row
+            with self._conn:
+                self._conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise QueueError(f"{self.path}: not a usable review queue ({exc}); pass another --queue PATH") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "ReviewQueue":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+    def queued_ids(self, dataset: str) -> set[str]:
+        rows = self._conn.execute("SELECT image_id FROM review_queue WHERE dataset = ?", (dataset,))
+        return {row[0] for row in rows}
+
+    def enqueue(self, item: dict[str, Any]) -> bool:
+        """Insert one pending item in its own transaction; False if (dataset, image_id) is queued already."""
+        item = dict(item)
+        item.setdefault("created_at", now())
+        item["status"] = "pending"
+        if item.get("proxy") not in PROXIES:
+            raise QueueError(f"proxy must be one of {PROXIES}, got {item.get('proxy')!r} (params.yaml ensemble.review_fewest)")
+        columns = ", ".join(item)
+        marks = ", ".join("?" for _ in item)
+        with self._conn:
+            cursor = self._conn.execute(
+                f"INSERT OR IGNORE INTO review_queue ({columns}) VALUES ({marks})", tuple(item.values())
+            )
+        return cursor.rowcount == 1
+
+    def decide(
+        self,
+        image_id: str,
+        *,
+        output: str | None = None,
+        retrain: bool = False,
+        reviewer: str | None = None,
+        note: str | None = None,
+        dataset: str | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """Close an item: accept ``output`` (one of CANDIDATES) or send the models back (``retrain``)."""
+        if retrain == (output is not None):
+            raise QueueError("give exactly one of --output NAME (accept that output) or --retrain")
+        if output is not None and output not in CANDIDATES:
+            raise QueueError(f"unknown output {output!r}; choose one of {', '.join(CANDIDATES)}")
+        row = self.get(image_id, dataset)
+        if row["status"] != "pending" and not force:
+            raise QueueError(
+                f"{row['dataset']}/{image_id} is already {row['status']} ({row['decision']}) by "
+                f"{row['reviewer']} at {row['decided_at']}; pass --force to change the decision"
+            )
+        status, decision = ("retrain", "retrain") if retrain else ("accepted", output)
+        reviewer = reviewer or default_reviewer()
+        stamp = now()
+        with self._conn:
+            self._conn.execute(
+                "UPDATE review_queue SET status = ?, decision = ?, reviewer = ?, note = ?, decided_at = ? "
+                "WHERE dataset = ? AND image_id = ?",
+                (status, decision, reviewer, note, stamp, row["dataset"], image_id),
+            )
+            self._conn.execute(
+                "INSERT INTO review_decisions (dataset, image_id, status, decision, reviewer, note, decided_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row["dataset"], image_id, status, decision, reviewer, note, stamp),
+            )
+        return self.get(image_id, row["dataset"])
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, image_id: str, dataset: str | None = None) -> dict[str, Any]:
+        query, args = "SELECT * FROM review_queue WHERE image_id = ?", [image_id]
+        if dataset:
+            query, args = query + " AND dataset = ?", args + [dataset]
+        rows = [dict(r) for r in self._conn.execute(query, args)]
+        if not rows:
+            where = f" for dataset {dataset!r}" if dataset else ""
+            raise QueueError(f"{image_id!r} is not in the review queue {self.path}{where}; see `medseglab review list`")
+        if len(rows) > 1:
+            names = sorted(r["dataset"] for r in rows)
+            raise QueueError(f"{image_id!r} is queued for several datasets {names}; pass --dataset")
+        return rows[0]
+
+    def items(self, dataset: str | None = None, status: str | None = None) -> pd.DataFrame:
+        clauses, args = [], []
+        if dataset:
+            clauses.append("dataset = ?")
+            args.append(dataset)
+        if status:
+            if status not in STATUSES:
+                raise QueueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+            clauses.append("status = ?")
+            args.append(status)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return pd.read_sql_query(f"SELECT * FROM review_queue{where} ORDER BY dataset, created_at, image_id", self._conn, params=args)
+
+    def decisions(self, dataset: str | None = None, image_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        frame = pd.read_sql_query("SELECT * FROM review_decisions ORDER BY id", self._conn)
+        if dataset:
+            frame = frame[frame["dataset"] == dataset]
+        if image_ids is not None:
+            frame = frame[frame["image_id"].isin(list(image_ids))]
+        return frame.reset_index(drop=True)

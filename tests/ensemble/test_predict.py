@@ -1,0 +1,244 @@
+"""predict_folder on tiny Keras models whose masks are known in advance.
+
+Each model is a 1x1 convolution with softmax whose class-1 probability is
+sigmoid(10 * (channel - level)), so its mask is exactly ``image[..., channel] > level``.
+The test images have R = 8 * column and G = 8 * row, so every mask is a known half-plane.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+keras = pytest.importorskip("keras")
+
+from medseglab.data.errors import DataError  # noqa: E402
+from medseglab.ensemble.algorithm import CANDIDATES  # noqa: E402
+from medseglab.ensemble.predict import (  # noqa: E402
+    list_images,
+    model_input_size,
+    predict_folder,
+    review_proxies,
+    suggest,
+)
+from medseglab.ensemble.queue import ReviewQueue  # noqa: E402
+
+SIZE = 32
+LMI_LEVELS = ((0, 100.5), (0, 140.5))  # R > 100.5 and R > 140.5: intersection = column >= 18
+TII_LEVELS = ((1, 60.5), (1, 120.5))   # G > 60.5 and G > 120.5: intersection = row >= 16
+
+
+def threshold_model(channel, level, size=SIZE):
+    inp = keras.Input((size, size, 3))
+    conv = keras.layers.Conv2D(2, 1, activation="softmax")
+    out = conv(inp)
+    kernel = np.zeros((1, 1, 3, 2), np.float32)
+    kernel[0, 0, channel, 1] = 10.0
+    conv.set_weights([kernel, np.array([0.0, -10.0 * level], np.float32)])
+    return keras.Model(inp, out)
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {"lmi": [threshold_model(*a) for a in LMI_LEVELS], "tii": [threshold_model(*a) for a in TII_LEVELS]}
+
+
+def gradient_image(width=SIZE, height=SIZE):
+    cols = np.linspace(0, 8 * (SIZE - 1), width)[None, :].repeat(height, 0)
+    rows = np.linspace(0, 8 * (SIZE - 1), height)[:, None].repeat(width, 1)
+    return np.stack([cols, rows, np.zeros_like(cols)], -1).round().astype(np.uint8)
+
+
+def expected_masks():
+    img = gradient_image().astype(float)
+    lmi = img[..., 0] > 140.5
+    tii = img[..., 1] > 120.5
+    return {"lmi": lmi, "tii": tii, "union": lmi | tii, "intersection": lmi & tii}
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for name in ("a", "b", "c", "d", "e"):
+        Image.fromarray(gradient_image()).save(folder / f"{name}.png")
+    (folder / "notes.txt").write_text("not an image, ignored")
+    return folder
+
+
+def run(models, images, tmp_path, queue, **kw):
+    return predict_folder(models, images, tmp_path / "predictions", queue, dataset="skin", batch_size=2,
+                          provenance={"study_run_id": "abc", "split": 0, "ratio": 80,
+                                      "model_run_ids": {"lmi": ["l0", "l1"], "tii": ["t0", "t1"]}}, **kw)
+
+
+def test_masks_written_and_queued(models, images, tmp_path):
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        counts = run(models, images, tmp_path, queue)
+        items = queue.items("skin").set_index("image_id")
+    assert counts == {"found": 5, "skipped": 0, "queued": 5}
+    assert sorted(items.index) == ["a", "b", "c", "d", "e"]
+    expected = expected_masks()
+    for cand in CANDIDATES:
+        path = Path(items.loc["c", f"{cand}_path"])
+        assert path == tmp_path / "predictions" / "skin" / "c" / f"{cand}.png"
+        saved = np.asarray(Image.open(path))
+        assert set(np.unique(saved)) <= {0, 255}
+        np.testing.assert_array_equal(saved == 255, expected[cand], err_msg=cand)
+        assert items.loc["c", f"{cand}_fg"] == pytest.approx(expected[cand].mean())
+    row = items.loc["a"]
+    assert row["status"] == "pending" and row["study_run_id"] == "abc" and row["combine"] == "intersection"
+    assert '"lmi": ["l0", "l1"]' in row["model_run_ids"]
+    proxies = [row[f"{c}_fp_proxy"] for c in CANDIDATES]
+    assert row["suggested"] == CANDIDATES[int(np.argmin(proxies))]
+    # the intersection marks a subset of each model's pixels, so it has no more consensus-FPs
+    assert row["intersection_fp_proxy"] <= min(row["lmi_fp_proxy"], row["tii_fp_proxy"])
+
+
+def test_rerun_skips_queued_images(models, images, tmp_path):
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        run(models, images, tmp_path, queue)
+        Image.fromarray(gradient_image()).save(images / "f.jpg")
+        counts = run(models, images, tmp_path, queue)
+        assert counts == {"found": 6, "skipped": 5, "queued": 1}
+        assert len(queue.items("skin")) == 6
+
+
+def test_crash_mid_batch_keeps_committed_rows_and_rerun_completes(models, images, tmp_path):
+    seen = []
+
+    def die_after_three(image_id):
+        seen.append(image_id)
+        if len(seen) == 3:  # b is committed, c (first of the second batch) too, d not yet
+            raise KeyboardInterrupt("simulated crash")
+
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        with pytest.raises(KeyboardInterrupt):
+            run(models, images, tmp_path, queue, on_queued=die_after_three)
+    with ReviewQueue(tmp_path / "review.db") as queue:  # a new process opens the file
+        assert queue.queued_ids("skin") == {"a", "b", "c"}
+        for image_id in ("a", "b", "c"):
+            assert all(Path(queue.get(image_id)[f"{c}_path"]).is_file() for c in CANDIDATES)
+        counts = run(models, images, tmp_path, queue)
+        assert counts == {"found": 5, "skipped": 3, "queued": 2}
+        assert sorted(queue.items("skin")["image_id"]) == ["a", "b", "c", "d", "e"]
+
+
+def test_crash_between_masks_and_row_rewrites_that_image(models, images, tmp_path, monkeypatch):
+    real = ReviewQueue.enqueue
+
+    def fail_on_c(self, item):
+        if item["image_id"] == "c":
+            raise OSError("disk vanished")
+        return real(self, item)
+
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        monkeypatch.setattr(ReviewQueue, "enqueue", fail_on_c)
+        with pytest.raises(OSError):
+            run(models, images, tmp_path, queue)
+        assert (tmp_path / "predictions" / "skin" / "c" / "union.png").is_file()  # files, no row
+        assert queue.queued_ids("skin") == {"a", "b"}
+        monkeypatch.setattr(ReviewQueue, "enqueue", real)
+        assert run(models, images, tmp_path, queue)["queued"] == 3
+    leftovers = [p.name for p in (tmp_path / "predictions" / "skin").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_killed_process_loses_nothing_committed(images, tmp_path):
+    """A real process death (os._exit: no finally, no close) after the 2nd commit."""
+    script = textwrap.dedent(
+        f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_predict import LMI_LEVELS, TII_LEVELS, threshold_model
+        from medseglab.ensemble.predict import predict_folder
+        from medseglab.ensemble.queue import ReviewQueue
+        models = {{"lmi": [threshold_model(*a) for a in LMI_LEVELS], "tii": [threshold_model(*a) for a in TII_LEVELS]}}
+        seen = []
+        def die(image_id):
+            seen.append(image_id)
+            if len(seen) == 2:
+                os._exit(9)
+        queue = ReviewQueue({str(tmp_path / "review.db")!r})
+        predict_folder(models, {str(images)!r}, {str(tmp_path / "predictions")!r}, queue, dataset="skin",
+                       batch_size=4, on_queued=die)
+        """
+    )
+    env = dict(os.environ, MEDSEGLAB_NO_PROGRESS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 9, result.stderr[-2000:]
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        assert queue.queued_ids("skin") == {"a", "b"}
+
+
+def test_bad_image_named_before_any_work(models, images, tmp_path):
+    (images / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        with pytest.raises(DataError, match="broken.jpg"):
+            run(models, images, tmp_path, queue)
+        assert queue.queued_ids("skin") == set()
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="no such folder"):
+        list_images(tmp_path / "missing")
+    (tmp_path / "x").mkdir()
+    with pytest.raises(DataError, match="no .png"):
+        list_images(tmp_path / "x")
+    for name in ("same.png", "same.jpg"):
+        Image.fromarray(gradient_image()).save(tmp_path / "x" / name)
+    with pytest.raises(DataError, match="same image id 'same'"):
+        list_images(tmp_path / "x")
+
+
+def test_other_sizes_resized_in_and_back_out(models, tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    Image.fromarray(gradient_image(width=64, height=48)).save(folder / "wide.png")
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        run(models, folder, tmp_path, queue)
+        path = queue.get("wide")["union_path"]
+    saved = np.asarray(Image.open(path))
+    assert saved.shape == (48, 64)
+    # the gradient spans the same range, so the union keeps its shape at the source size
+    assert saved[-1, 0] == 255 and saved[0, 0] == 0 and saved[0, -1] == 255
+
+
+def test_review_proxies_and_suggestion_by_hand():
+    maps = {
+        "lmi": np.array([[[1, 1, 0, 0]]], np.float32),
+        "tii": np.array([[[0, 1, 1, 0]]], np.float32),
+        "union": np.array([[[1, 1, 1, 0]]], np.float32),
+        "intersection": np.array([[[0, 1, 0, 0]]], np.float32),
+    }
+    consensus = np.array([[[1, 1, 0, 0]]], bool)
+    p = review_proxies(maps, consensus, 0.5)
+    assert p["union_fg"][0] == 0.75 and p["union_fp_proxy"][0] == 0.25 and p["union_fn_proxy"][0] == 0.0
+    assert p["intersection_fn_proxy"][0] == 0.25 and p["tii_fp_proxy"][0] == 0.25
+    assert suggest(p, "fp")[0] == "lmi"  # lmi and intersection both 0 fp: tie -> lmi
+    assert suggest(p, "fn")[0] == "lmi"  # lmi and union both 0 fn: tie -> lmi
+    with pytest.raises(ValueError, match="review_fewest"):
+        suggest(p, "dice")
+
+
+def test_vgg_unet_contract(tmp_path):
+    """The study's real model class plugs in: raw 0..255 RGB in, (N, H, W, 2) softmax out."""
+    from medseglab.models import build_vgg_unet
+
+    model, _ = build_vgg_unet((SIZE, SIZE, 3), init="lmi", seed=0)
+    assert model_input_size(model) == (SIZE, SIZE)
+    folder = tmp_path / "one"
+    folder.mkdir()
+    Image.fromarray(gradient_image()).save(folder / "x.png")
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        counts = run({"lmi": [model], "tii": [model, model]}, folder, tmp_path, queue)
+        row = queue.get("x")
+    assert counts["queued"] == 1
+    for cand in CANDIDATES:
+        assert 0.0 <= row[f"{cand}_fg"] <= 1.0 and Path(row[f"{cand}_path"]).is_file()
+    assert row["union_fg"] >= max(row["lmi_fg"], row["tii_fg"]) >= row["intersection_fg"]

@@ -1,0 +1,100 @@
+"""The SQLite review queue: enqueue once, decisions stored with history, clear refusals."""
+
+import sqlite3
+
+import pytest
+
+from medseglab.ensemble.algorithm import CANDIDATES
+from medseglab.ensemble.queue import QueueError, ReviewQueue, default_queue_path
+
+
+def item(image_id, dataset="skin", **extra):
+    row = {"dataset": dataset, "image_id": image_id, "source_path": f"new/{image_id}.png", "proxy": "fp",
+           "suggested": "intersection"}
+    for i, cand in enumerate(CANDIDATES):
+        row.update({f"{cand}_path": f"p/{image_id}/{cand}.png", f"{cand}_fg": 0.1 * i,
+                    f"{cand}_fp_proxy": 0.01 * i, f"{cand}_fn_proxy": 0.02 * i})
+    row.update(extra)
+    return row
+
+
+@pytest.fixture
+def queue(tmp_path):
+    with ReviewQueue(tmp_path / "review.db") as q:
+        yield q
+
+
+def test_enqueue_once(queue):
+    assert queue.enqueue(item("a")) is True
+    assert queue.enqueue(item("a", source_path="other.png")) is False
+    assert queue.enqueue(item("a", dataset="kidney")) is True  # same id, other dataset
+    assert queue.queued_ids("skin") == {"a"}
+    items = queue.items("skin")
+    assert len(items) == 1 and items.iloc[0]["source_path"] == "new/a.png"  # the first row is kept
+    assert items.iloc[0]["status"] == "pending" and items.iloc[0]["union_fg"] == pytest.approx(0.2)
+
+
+def test_accept_and_retrain_are_stored(queue, tmp_path):
+    queue.enqueue(item("a"))
+    queue.enqueue(item("b"))
+    row = queue.decide("a", output="union", reviewer="dr-x", note="clean border")
+    assert (row["status"], row["decision"], row["reviewer"], row["note"]) == ("accepted", "union", "dr-x", "clean border")
+    assert row["decided_at"]
+    queue.decide("b", retrain=True, reviewer="dr-y")
+    queue.close()
+    with ReviewQueue(tmp_path / "review.db") as again:  # persisted, not just in memory
+        assert again.get("b")["status"] == "retrain"
+        assert list(again.items(status="pending")["image_id"]) == []
+        log = again.decisions("skin")
+        assert list(log["image_id"]) == ["a", "b"] and list(log["decision"]) == ["union", "retrain"]
+
+
+def test_changing_a_decision_needs_force_and_keeps_history(queue):
+    queue.enqueue(item("a"))
+    queue.decide("a", output="lmi", reviewer="r1")
+    with pytest.raises(QueueError, match="already accepted.*--force"):
+        queue.decide("a", output="tii", reviewer="r2")
+    row = queue.decide("a", retrain=True, reviewer="r2", force=True)
+    assert row["status"] == "retrain" and row["reviewer"] == "r2"
+    assert list(queue.decisions(image_ids=["a"])["decision"]) == ["lmi", "retrain"]
+
+
+def test_refusals_name_the_problem(queue):
+    queue.enqueue(item("a"))
+    queue.enqueue(item("a", dataset="kidney"))
+    with pytest.raises(QueueError, match="not in the review queue"):
+        queue.decide("zzz", output="lmi")
+    with pytest.raises(QueueError, match="several datasets"):
+        queue.decide("a", output="lmi")
+    with pytest.raises(QueueError, match="exactly one"):
+        queue.decide("a", dataset="skin")
+    with pytest.raises(QueueError, match="exactly one"):
+        queue.decide("a", dataset="skin", output="lmi", retrain=True)
+    with pytest.raises(QueueError, match="unknown output"):
+        queue.decide("a", dataset="skin", output="mean")
+    with pytest.raises(QueueError, match="proxy"):
+        queue.enqueue(item("c", proxy="dice"))
+    assert queue.decide("a", dataset="kidney", output="tii")["dataset"] == "kidney"
+
+
+def test_not_a_database(tmp_path):
+    bad = tmp_path / "review.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(QueueError, match="--queue"):
+        ReviewQueue(bad)
+
+
+def test_status_check_constraint(queue):
+    queue.enqueue(item("a"))
+    with pytest.raises(sqlite3.IntegrityError):
+        with queue._conn:
+            queue._conn.execute("UPDATE review_queue SET status = 'maybe'")
+
+
+@pytest.mark.parametrize(
+    "uri, expected",
+    [("sqlite:///mlflow.db", "review.db"), ("sqlite:///store/mlflow.db", "store/review.db"),
+     ("file:///data/mlruns", "/data/review.db"), ("http://tracking:5000", "review.db")],
+)
+def test_default_queue_path_beside_the_store(uri, expected):
+    assert str(default_queue_path(uri)) == expected
