@@ -134,3 +134,16 @@ def test_labels_missing_still_split(manifest_factory):
     manifest = manifest_factory(60).drop(columns="clinical_label")
     splits = make_splits(manifest, 5, 0.2, [], 1)
     assert np.isclose(len(splits), 60 * 5)
+
+
+@pytest.mark.parametrize("n_images,group_size", [(300, 3), (150, 5), (48, 3)])
+def test_coarse_groups_keep_sizes_and_overlap_within_a_group_or_two(n_images, group_size):
+    manifest = pd.DataFrame(
+        {"image_id": [f"i{k:04d}" for k in range(n_images)], "group_id": [f"g{k // group_size}" for k in range(n_images)]}
+    )
+    for seed in range(3):
+        splits = make_splits(manifest, 5, 0.2, [], seed)
+        for ids in heldout_sets(splits).values():
+            assert abs(len(ids) - 0.2 * n_images) <= group_size
+        shared = overlap_summary(splits)["in_two_or_more_tests"]
+        assert 0 < shared and abs(shared - 0.2 * n_images) <= 2 * group_size

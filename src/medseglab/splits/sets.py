@@ -3,11 +3,11 @@
 1. K-fold: groups go to K folds, largest first, each to a fold with room left (below 1/K of the
    images) that holds the fewest images of the group's clinical label (then the fewest images,
    then a random one), so folds are balanced in size first and in label mix second.
-2. Core: test set k keeps a random part of fold k, ``core = test_fraction - overlap / K`` of the
+2. Core: test set k keeps a random part of fold k, about ``test_fraction - overlap / K`` of the
    images (the rest of fold k sits out: it is in no test set).
-3. Random subsampling: test set k then borrows ``overlap / K`` of the images, drawn at random from
-   the cores of the other test sets. A group is lent at most once, so an image is in at most two
-   test sets: with K >= 3 none is common to all of them.
+3. Random subsampling: test set k then fills up to ``test_fraction`` with groups drawn at random
+   from the cores of the other test sets (about ``overlap / K`` of the images). A group is lent at
+   most once, so an image is in at most two test sets: with K >= 3 none is common to all of them.
 
 Every test set holds ``test_fraction`` of the images; ``overlap`` of all images are in exactly two
 test sets (each borrowed group is in its lender's test set and the borrower's); ``overlap`` sit out.
@@ -61,16 +61,24 @@ def make_test_sets(
         )
     sizes = groups["n_images"].to_numpy()
     n_images = int(sizes.sum())
-    borrow = overlap * n_images / n_splits
-    core_target = test_fraction * n_images - borrow
+    test_target = test_fraction * n_images
+    shared_target = overlap * n_images
     folds = assign_folds(groups, n_splits, rng)
 
-    cores = [pick_groups(sizes, np.flatnonzero(folds == k), core_target, rng, min_groups=1) for k in range(n_splits)]
+    # Cores leave room for the borrowed part; the borrowing each earlier core implies is carried
+    # forward, so coarse groups round up in one set and down in the next instead of drifting.
+    cores, implied = [], 0.0
+    for k in range(n_splits):
+        borrow_plan = max(0.0, shared_target - implied) / (n_splits - k)
+        core = pick_groups(sizes, np.flatnonzero(folds == k), test_target - borrow_plan, rng, min_groups=1)
+        cores.append(core)
+        implied += max(0.0, test_target - sizes[core].sum())
     lent = np.zeros(n_groups, dtype=bool)
     tests = []
     for k in range(n_splits):
         others = np.concatenate([cores[j] for j in range(n_splits) if j != k])
-        borrowed = pick_groups(sizes, others[~lent[others]], borrow, rng) if borrow > 0 else np.array([], int)
+        gap = test_target - sizes[cores[k]].sum()
+        borrowed = pick_groups(sizes, others[~lent[others]], gap, rng) if overlap > 0 and gap > 0 else np.array([], int)
         lent[borrowed] = True
         tests.append(np.union1d(cores[k], borrowed))
     for k, test in enumerate(tests):
