@@ -1,15 +1,16 @@
 """models stage: the VGG-UNet and its TII / LMI initialisation (SPEC 3, docs/MODEL.md).
 
-Layer names (`medseglab.models.names`) import without TensorFlow; everything else loads Keras
-on first use. Importing `medseglab.models.layers` and `.metrics` registers the custom classes
-that saved models need (`load_model` does it for you).
+Importing this package imports Keras and registers the custom classes (`VGGPreprocess`,
+`DiceCoefficient`) that saved VGG-UNets refer to: `import medseglab.models` before
+`keras.saving.load_model` or `mlflow.keras.load_model`, or use `medseglab.models.load_model`.
 """
 
 from __future__ import annotations
 
-import importlib
-
-from medseglab.models.names import (  # noqa: F401  (light: no Keras)
+from medseglab.models.compile import compile_model, make_loss, make_metrics, make_optimizer
+from medseglab.models.layers import VGGPreprocess
+from medseglab.models.metrics import DiceCoefficient
+from medseglab.models.names import (
     ENCODER_CONV_LAYERS,
     FEATURE_LAYER,
     LAST_CONV_LAYER,
@@ -19,29 +20,13 @@ from medseglab.models.names import (  # noqa: F401  (light: no Keras)
     SIZE_MULTIPLE,
     SKIP_LAYERS,
 )
+from medseglab.models.saving import custom_objects, load_model
+from medseglab.models.vgg_unet import INITS, build_vgg_unet
+from medseglab.models.weights import WeightsInfo, clear_backbone_cache, load_backbone
 
-_LAZY = {
-    "build_vgg_unet": "medseglab.models.vgg_unet",
-    "INITS": "medseglab.models.vgg_unet",
-    "compile_model": "medseglab.models.compile",
-    "make_optimizer": "medseglab.models.compile",
-    "make_loss": "medseglab.models.compile",
-    "DiceCoefficient": "medseglab.models.metrics",
-    "VGGPreprocess": "medseglab.models.layers",
-    "WeightsInfo": "medseglab.models.weights",
-    "load_backbone": "medseglab.models.weights",
-    "clear_backbone_cache": "medseglab.models.weights",
-    "load_model": "medseglab.models.saving",
-    "custom_objects": "medseglab.models.saving",
-}
-
-__all__ = sorted(_LAZY) + [
-    "ENCODER_CONV_LAYERS", "FEATURE_LAYER", "LAST_CONV_LAYER", "LOGITS_LAYER",
-    "OUTPUT_LAYER", "PREPROCESS_LAYER", "SIZE_MULTIPLE", "SKIP_LAYERS",
+__all__ = [
+    "ENCODER_CONV_LAYERS", "FEATURE_LAYER", "INITS", "LAST_CONV_LAYER", "LOGITS_LAYER", "OUTPUT_LAYER",
+    "PREPROCESS_LAYER", "SIZE_MULTIPLE", "SKIP_LAYERS", "DiceCoefficient", "VGGPreprocess", "WeightsInfo",
+    "build_vgg_unet", "clear_backbone_cache", "compile_model", "custom_objects", "load_backbone",
+    "load_model", "make_loss", "make_metrics", "make_optimizer",
 ]
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'medseglab.models' has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Stable layer names of the VGG-UNet: other stages (explain, tracking) address layers by these.
 
-Kept free of Keras imports so that code can name layers without loading TensorFlow.
+Plain strings; `medseglab.models` re-exports the ones other stages use.
 """
 
 from __future__ import annotations
