@@ -76,7 +76,7 @@ def activation_model(model, layer: str | None = None):
     target = get_layer(model, layer)
     if len(target.output.shape) != 4:
         raise ValueError(f"layer {target.name!r} outputs shape {target.output.shape}; Grad-CAM needs a 4D feature map")
-    return keras.Model(model.inputs, [target.output, model.output], name=f"{model.name}_gradcam")
+    return keras.Model(model.input, [target.output, model.output], name=f"{model.name}_gradcam")
 
 
 def _as_batch(images: np.ndarray) -> np.ndarray:
