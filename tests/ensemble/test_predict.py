@@ -1,9 +1,4 @@
-"""predict_folder on tiny Keras models whose masks are known in advance.
-
-Each model is a 1x1 convolution with softmax whose class-1 probability is
-sigmoid(10 * (channel - level)), so its mask is exactly ``image[..., channel] > level``.
-The test images have R = 8 * column and G = 8 * row, so every mask is a known half-plane.
-"""
+"""predict_folder on tiny Keras models whose masks are known in advance (conftest.py)."""
 
 import os
 import subprocess
@@ -28,33 +23,19 @@ from medseglab.ensemble.predict import (  # noqa: E402
 )
 from medseglab.ensemble.queue import ReviewQueue  # noqa: E402
 
-SIZE = 32
-LMI_LEVELS = ((0, 100.5), (0, 140.5))  # R > 100.5 and R > 140.5: intersection = column >= 18
-TII_LEVELS = ((1, 60.5), (1, 120.5))   # G > 60.5 and G > 120.5: intersection = row >= 16
-
-
-def threshold_model(channel, level, size=SIZE):
-    inp = keras.Input((size, size, 3))
-    conv = keras.layers.Conv2D(2, 1, activation="softmax")
-    out = conv(inp)
-    kernel = np.zeros((1, 1, 3, 2), np.float32)
-    kernel[0, 0, channel, 1] = 10.0
-    conv.set_weights([kernel, np.array([0.0, -10.0 * level], np.float32)])
-    return keras.Model(inp, out)
 
 
 @pytest.fixture(scope="module")
-def models():
-    return {"lmi": [threshold_model(*a) for a in LMI_LEVELS], "tii": [threshold_model(*a) for a in TII_LEVELS]}
+def models(tiny):
+    return tiny["tiny_models"]()
 
 
-def gradient_image(width=SIZE, height=SIZE):
-    cols = np.linspace(0, 8 * (SIZE - 1), width)[None, :].repeat(height, 0)
-    rows = np.linspace(0, 8 * (SIZE - 1), height)[:, None].repeat(width, 1)
-    return np.stack([cols, rows, np.zeros_like(cols)], -1).round().astype(np.uint8)
+@pytest.fixture
+def gradient_image(tiny):
+    return tiny["gradient_image"]
 
 
-def expected_masks():
+def expected_masks(gradient_image):
     img = gradient_image().astype(float)
     lmi = img[..., 0] > 140.5
     tii = img[..., 1] > 120.5
@@ -62,7 +43,7 @@ def expected_masks():
 
 
 @pytest.fixture
-def images(tmp_path):
+def images(tmp_path, gradient_image):
     folder = tmp_path / "new"
     folder.mkdir()
     for name in ("a", "b", "c", "d", "e"):
@@ -77,13 +58,13 @@ def run(models, images, tmp_path, queue, **kw):
                                       "model_run_ids": {"lmi": ["l0", "l1"], "tii": ["t0", "t1"]}}, **kw)
 
 
-def test_masks_written_and_queued(models, images, tmp_path):
+def test_masks_written_and_queued(models, images, tmp_path, gradient_image):
     with ReviewQueue(tmp_path / "review.db") as queue:
         counts = run(models, images, tmp_path, queue)
         items = queue.items("skin").set_index("image_id")
     assert counts == {"found": 5, "skipped": 0, "queued": 5}
     assert sorted(items.index) == ["a", "b", "c", "d", "e"]
-    expected = expected_masks()
+    expected = expected_masks(gradient_image)
     for cand in CANDIDATES:
         path = Path(items.loc["c", f"{cand}_path"])
         assert path == tmp_path / "predictions" / "skin" / "c" / f"{cand}.png"
@@ -100,7 +81,7 @@ def test_masks_written_and_queued(models, images, tmp_path):
     assert row["intersection_fp_proxy"] <= min(row["lmi_fp_proxy"], row["tii_fp_proxy"])
 
 
-def test_rerun_skips_queued_images(models, images, tmp_path):
+def test_rerun_skips_queued_images(models, images, tmp_path, gradient_image):
     with ReviewQueue(tmp_path / "review.db") as queue:
         run(models, images, tmp_path, queue)
         Image.fromarray(gradient_image()).save(images / "f.jpg")
@@ -155,10 +136,10 @@ def test_killed_process_loses_nothing_committed(images, tmp_path):
         f"""
         import os, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_predict import LMI_LEVELS, TII_LEVELS, threshold_model
+        from conftest import tiny_models
         from medseglab.ensemble.predict import predict_folder
         from medseglab.ensemble.queue import ReviewQueue
-        models = {{"lmi": [threshold_model(*a) for a in LMI_LEVELS], "tii": [threshold_model(*a) for a in TII_LEVELS]}}
+        models = tiny_models()
         seen = []
         def die(image_id):
             seen.append(image_id)
@@ -184,7 +165,7 @@ def test_bad_image_named_before_any_work(models, images, tmp_path):
         assert queue.queued_ids("skin") == set()
 
 
-def test_image_folder_errors(tmp_path):
+def test_image_folder_errors(tmp_path, gradient_image):
     with pytest.raises(DataError, match="no such folder"):
         list_images(tmp_path / "missing")
     (tmp_path / "x").mkdir()
@@ -196,7 +177,7 @@ def test_image_folder_errors(tmp_path):
         list_images(tmp_path / "x")
 
 
-def test_other_sizes_resized_in_and_back_out(models, tmp_path):
+def test_other_sizes_resized_in_and_back_out(models, tmp_path, gradient_image):
     folder = tmp_path / "odd"
     folder.mkdir()
     Image.fromarray(gradient_image(width=64, height=48)).save(folder / "wide.png")
@@ -226,12 +207,13 @@ def test_review_proxies_and_suggestion_by_hand():
         suggest(p, "dice")
 
 
-def test_vgg_unet_contract(tmp_path):
+def test_vgg_unet_contract(tmp_path, gradient_image, tiny):
     """The study's real model class plugs in: raw 0..255 RGB in, (N, H, W, 2) softmax out."""
     from medseglab.models import build_vgg_unet
 
-    model, _ = build_vgg_unet((SIZE, SIZE, 3), init="lmi", seed=0)
-    assert model_input_size(model) == (SIZE, SIZE)
+    size = tiny["SIZE"]
+    model, _ = build_vgg_unet((size, size, 3), init="lmi", seed=0)
+    assert model_input_size(model) == (size, size)
     folder = tmp_path / "one"
     folder.mkdir()
     Image.fromarray(gradient_image()).save(folder / "x.png")

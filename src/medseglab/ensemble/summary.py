@@ -150,12 +150,12 @@ def summary_markdown(counts: pd.DataFrame, gains: pd.DataFrame, *, dataset: str,
     return "\n".join(lines)
 
 
-def choices_figure(counts: pd.DataFrame, path) -> None:
+def choices_figure(counts: pd.DataFrame, path, title: str = "Algorithm 1: output chosen per image") -> None:
     """Bar chart PNG: how often each output was chosen, stacked by branch."""
     from matplotlib.figure import Figure  # no pyplot: no global backend state
 
     wide = counts_matrix(counts).set_index("branch")
-    fig = Figure(figsize=(6, 4), dpi=120)
+    fig = Figure(figsize=(7, 4), dpi=120)
     ax = fig.subplots()
     bottom = np.zeros(len(CANDIDATES))
     colours = {"all_above": "#2a9d8f", "all_below": "#e76f51", "mixed": "#e9c46a", "empty_gt": "#8d99ae"}
@@ -166,8 +166,8 @@ def choices_figure(counts: pd.DataFrame, path) -> None:
     for x, total in enumerate(bottom):
         ax.text(x, total, f"{int(total)}", ha="center", va="bottom")
     ax.set_ylabel("images")
-    ax.set_title("Algorithm 1: output chosen per image")
-    ax.legend(title="branch", frameon=False)
-    ax.margins(y=0.12)
+    ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.15)  # room for the totals above the bars
+    ax.set_title(title)
+    ax.legend(title="branch", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, format="png")

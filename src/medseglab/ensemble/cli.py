@@ -1,0 +1,251 @@
+"""`medseglab ensemble | predict | review`: Algorithm 1 with and without ground truth."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from medseglab.ensemble.names import CANDIDATES
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "ensemble", parents=[common],
+        help="Algorithm 1 on a study's test sets: which of LMI, TII, union, intersection wins per image",
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
+    p.add_argument("--ratio", type=int, default=80, help="train %% of the sets to use (default 80, the 80:20 sets)")
+    p.add_argument("--splits", type=int, nargs="+", default=None, help="only these splits (default: all in the study)")
+    p.add_argument("--prepared", default=None, help="prepared dataset folder (default data/prepared/<dataset>)")
+    p.add_argument("--out", default=None, help="output folder (default reports/<dataset>/ensemble)")
+    p.add_argument("--no-log", action="store_true", help="do not attach the results to the study's MLflow run")
+    p.set_defaults(func=run_ensemble)
+
+    p = subparsers.add_parser(
+        "predict", parents=[common],
+        help="run a study's LMI and TII models on new images and queue the four outputs for review",
+    )
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--images", required=True, help="folder of .png/.jpg images")
+    p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
+    p.add_argument("--split", type=int, default=0, help="which split's models (default 0)")
+    p.add_argument("--ratio", type=int, default=80, help="which ratio's models (default 80)")
+    p.add_argument("--out", default="predictions", help="masks go to OUT/<dataset>/<image_id>/ (default predictions)")
+    p.add_argument("--queue", default=None, help="review queue SQLite file (default review.db beside the tracking store)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("review", help="the human review queue: list items, accept an output or send back")
+    sub = p.add_subparsers(dest="review_command", metavar="<action>")
+    sub.required = True
+    q = sub.add_parser("list", parents=[common], help="list queued images")
+    q.add_argument("--dataset", default=None)
+    q.add_argument("--status", default="pending", choices=["pending", "accepted", "retrain", "all"])
+    q.add_argument("--queue", default=None)
+    q.set_defaults(func=run_review_list)
+    q = sub.add_parser("accept", parents=[common], help="close an item: accept one output, or --retrain")
+    q.add_argument("image_id")
+    choice = q.add_mutually_exclusive_group(required=True)
+    choice.add_argument("--output", choices=CANDIDATES, help="the output the reviewer accepts")
+    choice.add_argument("--retrain", action="store_true", help="none is good enough: send the models back to training")
+    q.add_argument("--reviewer", default=None, help="who decides (default: the login name)")
+    q.add_argument("--note", default=None)
+    q.add_argument("--dataset", default=None, help="needed when the image id is queued for several datasets")
+    q.add_argument("--force", action="store_true", help="change a decision already made (the old one stays in the log)")
+    q.add_argument("--queue", default=None)
+    q.set_defaults(func=run_review_accept)
+
+
+# --- ensemble ----------------------------------------------------------------------------------
+
+
+def _ensemble_settings(params: dict) -> dict:
+    from medseglab.config import ConfigError
+
+    section = params.get("ensemble") or {}
+    threshold = section.get("threshold", 0.9)
+    if not isinstance(threshold, (int, float)) or not 0.0 <= float(threshold) <= 1.0:
+        raise ConfigError(f"ensemble.threshold = {threshold!r}: give a Dice threshold in [0, 1] (the paper uses 0.9)")
+    combine = section.get("combine", (params.get("stats") or {}).get("combine", "intersection"))
+    from medseglab.stats.combine import METHODS
+
+    if combine not in METHODS:
+        raise ConfigError(f"ensemble.combine = {combine!r}: choose one of {', '.join(METHODS)}")
+    fewest = section.get("review_fewest", "fp")
+    if fewest not in ("fp", "fn"):
+        raise ConfigError(f"ensemble.review_fewest = {fewest!r}: choose fp or fn")
+    mask_threshold = float((params.get("train") or {}).get("threshold", 0.5))
+    return {"threshold": float(threshold), "combine": combine, "review_fewest": fewest, "mask_threshold": mask_threshold}
+
+
+def run_ensemble(args: argparse.Namespace) -> int:
+    from medseglab.cli import UserError
+    from medseglab.config import load_params, resolve
+
+    params = load_params(args.params, args.overrides)
+    resolve(params, args.dataset)  # unknown dataset -> ConfigError naming the choices
+    settings = _ensemble_settings(params)
+
+    from medseglab import tracking
+    from medseglab.data import load_prepared, prepared_dir_for
+    from medseglab.ensemble.report import log_to_study, write_reports
+    from medseglab.ensemble.source import study_choices
+
+    study = tracking.find_study(args.dataset, args.run_id, params)
+    run_id = study.info.run_id
+    profile = study.data.tags.get(tracking.conventions.PROFILE)  # the masks of the study's own data
+    prepared_dir = Path(args.prepared) if args.prepared else prepared_dir_for(resolve(params, args.dataset, profile))
+    if not prepared_dir.is_dir():
+        raise UserError(f"{prepared_dir}: no prepared dataset; run `medseglab prepare --dataset {args.dataset}` "
+                        "with the study's config, or pass --prepared DIR")
+    prepared = load_prepared(prepared_dir)
+    study_hash = study.data.tags.get(tracking.conventions.DATA_HASH)
+    prepared_hash = (prepared.info or {}).get("content_hash")
+    if study_hash and prepared_hash and study_hash != prepared_hash:
+        raise UserError(
+            f"{prepared_dir} (content_hash {prepared_hash[:12]}) is not the data study {run_id} used "
+            f"({study_hash[:12]}); prepare the dataset with the study's config or pass --prepared DIR"
+        )
+    try:
+        choices, notes = study_choices(
+            tracking.study_children(run_id), tracking.load_probabilities, prepared.load_masks,
+            ratio=args.ratio, splits=args.splits, combine=settings["combine"],
+            mask_threshold=settings["mask_threshold"], threshold=settings["threshold"],
+        )
+    except ValueError as exc:
+        raise UserError(f"study {run_id}: {exc}") from exc
+    for note in notes:
+        print(f"note: {note}")
+    out_dir = Path(args.out or Path("reports") / args.dataset / "ensemble")
+    result = write_reports(choices, out_dir, dataset=args.dataset, threshold=settings["threshold"],
+                           combine=settings["combine"])
+    if not args.no_log:
+        tags = {"medseglab.ensemble.threshold": settings["threshold"], "medseglab.ensemble.combine": settings["combine"],
+                "medseglab.ensemble.ratio": args.ratio}
+        log_to_study(run_id, result["paths"], result["metrics"], tags)
+    counts = result["counts"]
+    overall = counts[counts["branch"] == "all"].set_index("output")["count"]
+    print(f"ensemble {args.dataset}: {len(choices)} image-split rows from study {run_id}; chosen "
+          + ", ".join(f"{c} {int(overall[c])}" for c in CANDIDATES))
+    for row in result["gains"][result["gains"]["scope"] == "all"].itertuples():
+        print(f"  median Dice chosen {row.median_chosen:.4f} vs {row.baseline.upper()} {row.median_baseline:.4f} "
+              f"(median gain {row.median_gain:+.4f}, Wilcoxon p = {row.p_value:.3g}, n = {row.n})")
+    print(f"wrote {out_dir}/" + "{" + ",".join(result["paths"]) + "}")
+    return 0
+
+
+# --- predict -----------------------------------------------------------------------------------
+
+
+def _queue_path(args: argparse.Namespace, params: dict) -> Path:
+    if args.queue:
+        return Path(args.queue)
+    from medseglab.ensemble.queue import default_queue_path
+    from medseglab.tracking import tracking_uri
+
+    return default_queue_path(tracking_uri(params))
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from medseglab.cli import UserError
+    from medseglab.config import load_params, resolve
+
+    params = load_params(args.params, args.overrides)
+    cfg = resolve(params, args.dataset)
+    settings = _ensemble_settings(params)
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size {args.batch_size}: give a positive number")
+
+    from medseglab import tracking
+    from medseglab.ensemble.predict import list_images, predict_folder
+    from medseglab.ensemble.queue import QueueError, ReviewQueue
+    from medseglab.ensemble.source import usable_children
+    from medseglab.progress import bar
+
+    list_images(args.images)  # a wrong folder fails before MLflow and TensorFlow load
+    study = tracking.find_study(args.dataset, args.run_id, params)
+    run_id = study.info.run_id
+    children = tracking.study_children(run_id)
+    rows = usable_children(children, args.ratio, [args.split])
+    runs = {init: rows.loc[rows["init"] == init, "run_id"].astype(str).tolist() for init in ("lmi", "tii")}
+    if not runs["lmi"] or not runs["tii"]:
+        have = sorted({(int(s), int(r)) for s, r in zip(children["split"], children["ratio"])})
+        raise UserError(f"study {run_id} has no finished LMI and TII trainings for split {args.split} ratio "
+                        f"{args.ratio}; it has (split, ratio) {have}: pass --split/--ratio")
+    import medseglab.models.saving  # noqa: F401  (registers the custom layers the saved models use)
+
+    from mlflow.exceptions import MlflowException
+
+    models = {}
+    for init, ids in runs.items():
+        models[init] = []
+        for rid in bar(ids, desc=f"load {init.upper()} models", unit="model"):
+            try:
+                models[init].append(tracking.load_model(rid))
+            except (MlflowException, OSError) as exc:
+                raise UserError(f"training run {rid} ({init.upper()}, split {args.split}, ratio {args.ratio}) has no "
+                                f"loadable `model` artifact ({str(exc).splitlines()[0]}); retrain it with "
+                                "`medseglab study` or pick another --split/--ratio") from exc
+    try:
+        with ReviewQueue(_queue_path(args, params)) as queue:
+            counts = predict_folder(
+                models, args.images, args.out, queue, dataset=args.dataset, image_size=cfg.get("image_size"),
+                combine=settings["combine"], threshold=settings["mask_threshold"],
+                review_fewest=settings["review_fewest"], batch_size=args.batch_size,
+                provenance={"study_run_id": run_id, "split": args.split, "ratio": args.ratio, "model_run_ids": runs},
+            )
+            queue_path = queue.path
+    except QueueError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"predict {args.dataset}: {counts['found']} images, {counts['skipped']} already queued, "
+          f"{counts['queued']} newly queued in {queue_path}; masks under {Path(args.out) / args.dataset}")
+    return 0
+
+
+# --- review ------------------------------------------------------------------------------------
+
+
+def run_review_list(args: argparse.Namespace) -> int:
+    from medseglab.config import load_params
+    from medseglab.ensemble.queue import ReviewQueue
+
+    params = load_params(args.params, args.overrides)
+    path = _queue_path(args, params)
+    if not path.is_file():
+        print(f"review queue {path} is empty (no `medseglab predict` yet)")
+        return 0
+    with ReviewQueue(path) as queue:
+        items = queue.items(args.dataset, None if args.status == "all" else args.status)
+    if items.empty:
+        print(f"no {'' if args.status == 'all' else args.status + ' '}items in {path}")
+        return 0
+    proxy = items["proxy"].iloc[0]
+    view = items[["dataset", "image_id", "status", "suggested"]].copy()
+    for cand in CANDIDATES:
+        view[f"{cand}_{proxy}"] = items[f"{cand}_{proxy}_proxy"].round(4)
+    view["decision"] = items["decision"].fillna("")
+    view["reviewer"] = items["reviewer"].fillna("")
+    print(view.to_string(index=False))
+    print(f"{len(items)} item(s) in {path}; {proxy}_proxy columns: fraction of pixels vs the all-model consensus; "
+          f"masks under the paths in the queue (e.g. {items['union_path'].iloc[0]})")
+    return 0
+
+
+def run_review_accept(args: argparse.Namespace) -> int:
+    from medseglab.cli import UserError
+    from medseglab.config import load_params
+    from medseglab.ensemble.queue import QueueError, ReviewQueue
+
+    params = load_params(args.params, args.overrides)
+    path = _queue_path(args, params)
+    if not path.is_file():
+        raise UserError(f"{path}: no review queue; run `medseglab predict` first or pass --queue PATH")
+    try:
+        with ReviewQueue(path) as queue:
+            row = queue.decide(args.image_id, output=args.output, retrain=args.retrain, reviewer=args.reviewer,
+                               note=args.note, dataset=args.dataset, force=args.force)
+    except QueueError as exc:
+        raise UserError(str(exc)) from exc
+    print(f"{row['dataset']}/{row['image_id']}: {row['status']} ({row['decision']}) by {row['reviewer']} at {row['decided_at']}")
+    return 0

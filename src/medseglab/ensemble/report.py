@@ -1,0 +1,56 @@
+"""Files of the ensemble stage (``reports/<dataset>/ensemble/``) and their copy on the study run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from medseglab.ensemble.summary import choice_counts, choices_figure, dice_gain, headline_metrics, summary_markdown
+from medseglab.io import atomic_path, write_csv, write_parquet
+
+ARTIFACT_DIR = "ensemble"
+FILES = ("choices.parquet", "counts.csv", "summary.csv", "summary.md", "choices.png")
+
+
+def write_reports(choices: pd.DataFrame, out_dir: str | Path, *, dataset: str, threshold: float, combine: str) -> dict:
+    """Write the choice table, counts, Dice summary (csv + md) and bar chart; return paths and metrics."""
+    out_dir = Path(out_dir)
+    counts = choice_counts(choices)
+    gains = dice_gain(choices)
+    write_parquet(out_dir / "choices.parquet", choices)
+    write_csv(out_dir / "counts.csv", counts)
+    write_csv(out_dir / "summary.csv", gains)
+    with atomic_path(out_dir / "summary.md") as tmp:
+        tmp.write_text(summary_markdown(counts, gains, dataset=dataset, threshold=threshold, combine=combine))
+    with atomic_path(out_dir / "choices.png") as tmp:
+        choices_figure(counts, tmp, title=f"Algorithm 1 on {dataset}: output chosen per image (Dice threshold {threshold})")
+    return {
+        "paths": {name: out_dir / name for name in FILES},
+        "metrics": headline_metrics(counts, gains),
+        "counts": counts,
+        "gains": gains,
+    }
+
+
+def log_to_study(run_id: str, paths: dict[str, Path], metrics: dict[str, float], tags: dict[str, str]) -> None:
+    """Attach the files (artifact dir ``ensemble/``), headline metrics and settings to the study run.
+
+    Works on a finished run; metrics get a step so a rerun adds a point instead of failing.
+    """
+    import time
+
+    from mlflow.entities import Metric, RunTag
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    for path in paths.values():
+        client.log_artifact(run_id, str(path), artifact_path=ARTIFACT_DIR)
+    stamp = int(time.time() * 1000)
+    history = [len(client.get_metric_history(run_id, name)) for name in list(metrics)[:1]]
+    step = history[0] if history else 0
+    client.log_batch(
+        run_id,
+        metrics=[Metric(name, float(value), stamp, step) for name, value in metrics.items()],
+        tags=[RunTag(key, str(value)) for key, value in tags.items()],
+    )
