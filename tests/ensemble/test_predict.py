@@ -224,3 +224,24 @@ def test_vgg_unet_contract(tmp_path, gradient_image, tiny):
     for cand in CANDIDATES:
         assert 0.0 <= row[f"{cand}_fg"] <= 1.0 and Path(row[f"{cand}_path"]).is_file()
     assert row["union_fg"] >= max(row["lmi_fg"], row["tii_fg"]) >= row["intersection_fg"]
+
+
+ISIC = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "isic2018" / "ISIC2018_Task1-2_Training_Input"
+
+
+def test_real_isic_jpegs(models, tmp_path):
+    """Real dermoscopy JPEGs (256x256) go through: read, resize to 32x32, masks back at 256x256."""
+    if not ISIC.is_dir():
+        pytest.skip(f"{ISIC} not present")
+    folder = tmp_path / "isic"
+    folder.mkdir()
+    for src in sorted(ISIC.glob("*.jpg"))[:3]:
+        (folder / src.name).write_bytes(src.read_bytes())
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        assert run(models, folder, tmp_path, queue)["queued"] == 3
+        items = queue.items("skin")
+    for row in items.itertuples():
+        union = np.asarray(Image.open(row.union_path))
+        with Image.open(row.source_path) as src:
+            assert union.shape == (src.height, src.width)
+        assert row.union_fg >= max(row.lmi_fg, row.tii_fg) >= row.intersection_fg
