@@ -105,6 +105,26 @@ def test_auroc_prob_uint8_and_grid_paths_are_exact():
     assert abs(auroc_prob(nudged, gt)[0] - roc_auc_score(gt[0].ravel(), nudged[0].ravel())) < TOL
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng, g: np.where(rng.random(g.shape) < 0.3, -0.0, rng.random(g.shape)),  # -0.0 ties +0.0
+        lambda rng, g: rng.random(g.shape) * 1e-40,  # subnormal float64 values
+        lambda rng, g: np.full(g.shape, 0.3),  # one value: all ties, AUROC 0.5
+        lambda rng, g: np.clip(0.5 + 0.3 * g + rng.normal(0, 0.2, g.shape), 0, 1).astype(np.float32),
+        lambda rng, g: (rng.integers(0, 40, g.shape) / 39).astype(np.float32),  # ties off the uint8 grid
+    ],
+)
+def test_auroc_prob_float_path_on_awkward_values(make):
+    # 96x96 images: enough pixels that the histogram buckets and the sorted subset both matter.
+    rng = np.random.default_rng(12)
+    gt = rng.random((3, 96, 96)) < np.array([0.05, 0.3, 0.7])[:, None, None]
+    prob = make(rng, gt)
+    got = auroc_prob(prob, gt)
+    for i in range(3):
+        assert abs(got[i] - roc_auc_score(gt[i].ravel(), prob[i].ravel())) < TOL
+
+
 def test_per_image_metrics_table_contract():
     rng = np.random.default_rng(5)
     prob, gt = blobs(rng, 4, 32, 32)

@@ -94,7 +94,9 @@ def check_threshold(threshold) -> float:
 def threshold_mask(prob: np.ndarray, threshold: float) -> np.ndarray:
     """mask = prob >= threshold; a uint8 map is compared through ``UINT8_LEVELS`` (q / 255)."""
     if prob.dtype == np.uint8:
-        return np.take(UINT8_LEVELS >= threshold, prob)
+        # Levels increase, so "level >= threshold" is "code >= first such code" (a cheap compare).
+        first = int(np.argmax(UINT8_LEVELS >= threshold))
+        return prob >= np.uint8(first)
     return prob >= threshold
 
 

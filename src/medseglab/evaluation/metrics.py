@@ -195,7 +195,7 @@ def per_image_metrics(prob, gt, threshold: float = 0.5, *, empty=EMPTY_GT_POLICY
     )
     prob_auc = np.concatenate([a for _, a in parts]) if parts else np.zeros(0)
     undefined_auc = ((tp + fn) == 0) | ((tn + fp) == 0)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             "tp": tp, "fp": fp, "fn": fn, "tn": tn,
             "gt_empty": (tp + fn) == 0,
@@ -211,4 +211,3 @@ def per_image_metrics(prob, gt, threshold: float = 0.5, *, empty=EMPTY_GT_POLICY
         },
         columns=list(COLUMNS),
     )
-    return table.astype({c: "int64" for c in COUNT_COLUMNS} | {c: "float64" for c in METRIC_NAMES})

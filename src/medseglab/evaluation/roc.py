@@ -9,7 +9,8 @@ Two exact paths:
 
 - quantised maps (uint8, p = q / 255, the ``probabilities.npz`` format; or float maps whose
   every value is exactly such a level): a 256-bin histogram per class, O(pixels);
-- any other float map: sort each class and count with ``searchsorted``, O(pixels log pixels).
+- any other float map: a histogram over the top bits of the floats orders most pairs; only
+  the pixels in buckets holding both classes are sorted (``twice_u_float``).
 
 Undefined (no class-1 or no class-0 pixel): NaN under the default policy (``policy.py``).
 """
@@ -33,6 +34,8 @@ from medseglab.evaluation.arrays import (
 from medseglab.evaluation.policy import EMPTY_GT_POLICY, check_empty, resolve
 
 _GRID_SAMPLE = 1024
+# twice_u_float: about 2**k histogram buckets per pixel (more buckets: fewer pixels to sort).
+_BUCKETS_PER_PIXEL_LOG2 = -1
 
 
 @lru_cache(maxsize=None)
@@ -60,24 +63,76 @@ def grid_codes(row: np.ndarray) -> np.ndarray | None:
     return codes if np.array_equal(levels[codes], row) else None
 
 
-def twice_u_histogram(codes: np.ndarray, positive: np.ndarray) -> int:
-    """2U for one image of uint8 codes: pairs (pos, neg) with pos above count 2, ties count 1."""
-    key = positive.view(np.uint8).astype(np.uint16)
-    key <<= 8
-    key |= codes
-    hist = np.bincount(key, minlength=2 * (UINT8_SCALE + 1)).astype(np.int64)
-    neg, pos = hist[: UINT8_SCALE + 1], hist[UINT8_SCALE + 1 :]
+def _twice_u_from_histograms(neg: np.ndarray, pos: np.ndarray) -> int:
+    """2U from per-level counts (levels ascending): a pair above counts 2, a tie 1."""
     neg_below = np.cumsum(neg) - neg
     return int(np.dot(pos, 2 * neg_below + neg))
 
 
-def twice_u_rank(values: np.ndarray, positive: np.ndarray) -> int:
-    """2U for one float image: for each positive, negatives below (left) + not above (right)."""
-    neg = np.sort(values[~positive])
-    pos = np.sort(values[positive])  # sorted keys make searchsorted walk forward (faster)
-    left = np.searchsorted(neg, pos, side="left").sum(dtype=np.int64)
-    right = np.searchsorted(neg, pos, side="right").sum(dtype=np.int64)
-    return int(left + right)
+def twice_u_histogram(codes: np.ndarray, positive: np.ndarray) -> int:
+    """2U for one image of uint8 codes (exact: every code is its own level)."""
+    key = positive.view(np.uint8).astype(np.uint16)
+    key <<= 8
+    key |= codes
+    hist = np.bincount(key, minlength=2 * (UINT8_SCALE + 1)).astype(np.int64)
+    return _twice_u_from_histograms(hist[: UINT8_SCALE + 1], hist[UINT8_SCALE + 1 :])
+
+
+def twice_u_sorted(keys: np.ndarray) -> int:
+    """2U from sorted keys ``value << 1 | label``: within a tie, negatives (label 0) come first.
+
+    So the negatives counted up to a positive are those <= it; subtracting the tied pairs once
+    gives (below) + (not above) per positive.
+    """
+    labels = (keys & 1).astype(np.bool_)
+    if not labels.any() or labels.all():
+        return 0
+    neg_upto = np.cumsum(~labels, dtype=np.int64)
+    not_above = int(np.compress(labels, neg_upto).sum())
+    values = keys >> 1
+    new_value = values[1:] != values[:-1]
+    if new_value.all():
+        return 2 * not_above  # no ties
+    starts = np.flatnonzero(np.concatenate(([True], new_value)))
+    pos_in_tie = np.add.reduceat(labels.astype(np.int64), starts)
+    tie_size = np.diff(np.append(starts, values.size))
+    tied_pairs = int(np.dot(pos_in_tie, tie_size - pos_in_tie))
+    return 2 * not_above - tied_pairs
+
+
+def twice_u_float(values: np.ndarray, positive: np.ndarray) -> int:
+    """2U for one float image, exact, sorting only the pixels whose order a histogram cannot settle.
+
+    Non-negative floats order like their bit patterns, so a histogram over the top bits (about
+    one bucket per pixel) orders every pair that falls in different buckets. Only buckets
+    holding both classes (typically 10-20% of the pixels) are sorted to order their pairs.
+    """
+    if values.dtype.itemsize < 4:
+        values = values.astype(np.float32)
+    uint = np.uint32 if values.dtype.itemsize == 4 else np.uint64
+    bits = values.view(uint) & uint(np.iinfo(uint).max >> 1)  # -0.0 -> +0.0, the sign bit cleared
+    low, high = bits.min(), bits.max()
+    n_pos = int(np.count_nonzero(positive))
+    if low == high:
+        return n_pos * (bits.size - n_pos)  # one value: every pair is a tie
+    shift = max(0, int(high - low).bit_length() - max(8, bits.size.bit_length() + _BUCKETS_PER_PIXEL_LOG2))
+    bucket = (bits - low) >> uint(shift)
+    n_buckets = (int(high - low) >> shift) + 1
+    # Label in the high half of the histogram, so both class histograms are contiguous.
+    hist = np.bincount(bucket + positive * uint(n_buckets), minlength=2 * n_buckets)
+    neg, pos = hist[:n_buckets], hist[n_buckets:]
+    mixed = (neg > 0) & (pos > 0)
+    # Pairs in different buckets: ordered by the buckets (2 per pair); same bucket: not yet.
+    across = int(np.dot(pos, 2 * (np.cumsum(neg) - neg)))
+    if not mixed.any():
+        return across
+    # take/compress: several times faster than fancy and boolean indexing here.
+    sub = np.compress(np.take(mixed, bucket), (bits << uint(1)) | positive)
+    sub.sort()
+    # The sorted subset counts its pairs across mixed buckets as well: take those out again.
+    neg_m = neg * mixed
+    across_mixed = int(np.dot(pos * mixed, 2 * (np.cumsum(neg_m) - neg_m)))
+    return across + twice_u_sorted(sub) - across_mixed
 
 
 def twice_u(values: np.ndarray, positive: np.ndarray) -> int:
@@ -87,7 +142,7 @@ def twice_u(values: np.ndarray, positive: np.ndarray) -> int:
     codes = grid_codes(values)
     if codes is not None:
         return twice_u_histogram(codes, positive)
-    return twice_u_rank(values, positive)
+    return twice_u_float(values, positive)
 
 
 def auroc_prob(prob, gt, *, empty=EMPTY_GT_POLICY, threshold: float = 0.5) -> np.ndarray:
