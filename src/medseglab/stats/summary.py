@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from medseglab.stats.bootstrap import grouped_median_ci
-from medseglab.stats.significance import mood_median_test, shapiro_yeojohnson, wilcoxon_signed_rank
+from medseglab.stats.normality import grouped_normality
+from medseglab.stats.significance import mood_median_test, wilcoxon_signed_rank
 
 METRICS = ("auroc_mask", "dice", "sensitivity", "specificity", "auroc_prob")
 LOWER_IS_BETTER = frozenset({"fpr"})
@@ -133,14 +134,21 @@ def _by(by_label: bool) -> list[str]:
     return [*REGIME, "clinical_label", "metric"] if by_label else [*REGIME, "metric"]
 
 
-def _loop_groups(frame: pd.DataFrame, keys: list[str], value: str):
-    """(keys frame, list of value arrays) per group, sorted by keys, with one sort instead of G filters."""
+def _layout(frame: pd.DataFrame, keys: list[str], value: str):
+    """(keys frame, values laid out group after group, starts, sizes), sorted by keys: one sort
+    instead of one filter per group."""
     grouper = frame.groupby(keys, sort=True, observed=True)
     codes = grouper.ngroup().to_numpy()
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=grouper.ngroups)
-    arrays = np.split(frame[value].to_numpy(dtype=float)[order], np.cumsum(sizes)[:-1])
-    return grouper.size().index.to_frame(index=False), arrays
+    starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+    return grouper.size().index.to_frame(index=False), frame[value].to_numpy(dtype=float)[order], starts, sizes
+
+
+def _loop_groups(frame: pd.DataFrame, keys: list[str], value: str):
+    """(keys frame, list of value arrays) per group, sorted by keys."""
+    keys_frame, values, starts, sizes = _layout(frame, keys, value)
+    return keys_frame, np.split(values, starts[1:])
 
 
 def grand_medians(per_repeat: pd.DataFrame, metrics: Sequence[str], by_label: bool) -> pd.DataFrame:
@@ -180,8 +188,8 @@ def describe(
     ci = grouped_median_ci(long, keys, n_boot=options.bootstrap, seed=options.seed)
     out = out.merge(ci.rename(columns={"ci_low": "median_ci_low", "ci_high": "median_ci_high"}), on=keys, how="left")
     if normality:
-        frame, arrays = _loop_groups(long.loc[long["value"].notna()], keys, "value")
-        tests = np.array([shapiro_yeojohnson(a) for a in arrays], dtype=float).reshape(-1, 3)
+        frame, flat, starts, sizes = _layout(long.loc[long["value"].notna()], keys, "value")
+        tests = grouped_normality(flat, starts, sizes)
         frame["shapiro_p"], frame["shapiro_p_yeojohnson"], frame["yeojohnson_lambda"] = tests.T
         out = out.merge(frame, on=keys, how="left")
     if per_repeat is not None:
@@ -259,6 +267,19 @@ def compare(
     return out
 
 
+KEY_STRINGS = ("dataset", "init", "clinical_label", "image_id")
+
+
+def _categorical(table: pd.DataFrame) -> pd.DataFrame:
+    """String key columns as categoricals: every groupby and merge then works on integer codes
+    (factorising millions of Arrow strings again for each groupby was most of the run time)."""
+    table = table.copy(deep=False)
+    for col in KEY_STRINGS:
+        if col in table.columns and not isinstance(table[col].dtype, pd.CategoricalDtype):
+            table[col] = table[col].astype(str).astype("category")
+    return table
+
+
 @dataclasses.dataclass
 class StudyStatistics:
     """Everything the tables need; ``describe``/``compare`` hold the overall rows (label ``all``)
@@ -295,9 +316,10 @@ def compute_statistics(
     when given, the combined outputs' table (one row per model and image)."""
     metrics = list(options.metrics)
     check_table(per_repeat, metrics)
-    per_repeat = per_repeat.loc[per_repeat["init"].isin(INITS)]
+    per_repeat = _categorical(per_repeat.loc[per_repeat["init"].isin(INITS)])
     level = "combined" if combined is not None else "repeat_mean"
-    values = model_values(combined if combined is not None else per_repeat, level, metrics)
+    source = _categorical(combined.loc[combined["init"].isin(INITS)]) if combined is not None else per_repeat
+    values = model_values(source, level, metrics)
     long = to_long(values, metrics)
     deltas = paired_deltas(long)
     desc = describe(long, options, per_repeat=per_repeat)

@@ -28,9 +28,13 @@ def synthetic_study(
     perfect_fraction: float = 0.1,
     effect: float = 0.08,
     labels: Sequence[str] = LABELS,
+    depletion_grows_test: bool = True,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """One row per (dataset, init, split, ratio, repeat, test image); ~1 s per 2M rows."""
+    """One row per (dataset, init, split, ratio, repeat, test image); ~1 s per 2M rows.
+
+    ``n_images`` is the 80:20 test-set size; with ``depletion_grows_test`` the test set of a
+    depletion ratio r grows like the real one ((100 - r) / 20 times), else it stays n_images."""
     rng = np.random.default_rng(seed)
     models = [
         (d, i, s, r, k) for d in datasets for r in ratios for s in splits for i in inits for k in repeats
@@ -43,7 +47,7 @@ def synthetic_study(
     for d in datasets:
         for s in splits:
             for r in ratios:
-                size = int(round(n_images * (100 - r) / 20)) if r < 80 else n_images
+                size = int(round(n_images * (100 - r) / 20)) if r < 80 and depletion_grows_test else n_images
                 start = (s * n_images // 2) % pool
                 test_sets[(d, s, r)] = (start + np.arange(size)) % (pool + size)
     for m, (d, i, s, r, k) in enumerate(models):
