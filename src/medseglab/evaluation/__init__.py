@@ -19,8 +19,10 @@ from medseglab.evaluation.metrics import (
     sensitivity,
     specificity,
 )
+from medseglab.evaluation.probabilities import load_probabilities, save_probabilities
 
 __all__ = [
     "COLUMNS", "EMPTY_GT_POLICY", "ConfusionCounts", "auroc_mask", "auroc_prob", "confusion_counts",
-    "dice", "fpr", "per_image_metrics", "precision", "sensitivity", "specificity",
+    "dice", "fpr", "load_probabilities", "per_image_metrics", "precision", "save_probabilities",
+    "sensitivity", "specificity",
 ]
