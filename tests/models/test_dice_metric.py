@@ -58,3 +58,13 @@ def test_threshold_and_config_round_trip():
     assert (clone.threshold, clone.class_id, clone.name) == (0.8, 1, "dice80")
     clone.update_state(np.ones((1, 2, 2)), _probs(np.full((1, 2, 2), 0.7)))
     assert float(clone.result()) == 0.0
+
+
+def test_per_image_sample_weight_excludes_an_image():
+    mask = np.stack([np.ones((4, 4), int), np.zeros((4, 4), int)])
+    p1 = np.stack([np.ones((4, 4)), np.ones((4, 4))])  # image 2: all false positives
+    metric = DiceCoefficient()
+    metric.update_state(mask, _probs(p1), sample_weight=np.array([1.0, 0.0]))
+    assert float(metric.result()) == pytest.approx(1.0)
+    metric.update_state(mask, _probs(p1), sample_weight=np.array([1.0, 1.0]))
+    assert float(metric.result()) == pytest.approx(2 * 32 / (2 * 32 + 16))
