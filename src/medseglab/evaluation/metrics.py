@@ -83,8 +83,12 @@ def _counts_flat(pred: np.ndarray, gt: np.ndarray) -> ConfusionCounts:
 def _as_counts(tp, fp, fn, tn) -> tuple[np.ndarray, ...]:
     arrays = np.broadcast_arrays(*(np.asarray(c, dtype=np.float64) for c in (tp, fp, fn, tn)))
     for name, arr in zip(COUNT_COLUMNS, arrays):
-        if np.any(np.isnan(arr)) or np.any(arr < 0):
-            raise ValueError(f"{name} must be non-negative pixel counts; got {arr!r}")
+        bad = np.isnan(arr) | (arr < 0)
+        if bad.any():
+            raise ValueError(
+                f"{name} must be non-negative pixel counts; got {arr[bad].ravel()[0]} "
+                f"({int(bad.sum())} bad value(s)). Pass the output of confusion_counts"
+            )
     return tuple(np.atleast_1d(arr) for arr in arrays)
 
 
