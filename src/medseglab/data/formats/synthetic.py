@@ -67,11 +67,11 @@ def skin(rng: np.random.Generator, w: int, h: int, malignant: bool):
     base = np.array([rng.uniform(205, 240), rng.uniform(155, 190), rng.uniform(130, 165)], np.float32)
     shade = 1 + 0.07 * smooth_noise(rng, w, h, max(4, size // 4))
     img = base * shade[..., None] + rng.normal(0, 4, (h, w, 3))
-    radius = size * (rng.uniform(0.2, 0.32) if malignant else rng.uniform(0.12, 0.22))
+    radius = size * (rng.uniform(0.26, 0.36) if malignant else rng.uniform(0.18, 0.28))
     cx, cy = w * rng.uniform(0.35, 0.65), h * rng.uniform(0.35, 0.65)
     ratio = blob(w, h, cx, cy, radius, rng, 0.6 if malignant else 0.15, rng.uniform(0.8, 1.25))
     mask = (ratio <= 1).astype(np.uint8)
-    colour = np.array([95, 55, 45] if malignant else [140, 90, 70], np.float32) * rng.uniform(0.85, 1.1)
+    colour = np.array([70, 40, 35] if malignant else [110, 65, 50], np.float32) * rng.uniform(0.85, 1.1)
     texture = smooth_noise(rng, w, h, max(3, size // 10))
     lesion = colour * (1 + 0.15 * texture[..., None])
     if malignant:  # blue-grey veil in part of the lesion
@@ -79,11 +79,11 @@ def skin(rng: np.random.Generator, w: int, h: int, malignant: bool):
     alpha = np.clip((1.15 - ratio) / 0.15, 0, 1)[..., None]  # soft edge, mask = ratio <= 1
     img = img * (1 - alpha) + lesion * alpha
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    for _ in range(rng.integers(0, 4)):  # hairs: dark thin lines, not lesion
+    for _ in range(rng.integers(0, 3)):  # hairs: thin darker lines, not lesion
         x0, y0, slope = rng.uniform(0, w), rng.uniform(0, h), np.tan(rng.uniform(-1.3, 1.3))
         dist = np.abs((yy - y0) - slope * (xx - x0)) / np.sqrt(1 + slope**2)
-        img = np.where((dist < max(0.6, size / 200))[..., None], img * 0.35, img)
-    vignette = 1 - 0.25 * np.clip(ellipse(w, h, w / 2, h / 2, w * 0.75, h * 0.75) - 0.6, 0, None)
+        img = np.where((dist < max(0.6, size / 200))[..., None], img * 0.7, img)
+    vignette = 1 - 0.1 * np.clip(ellipse(w, h, w / 2, h / 2, w * 0.75, h * 0.75) - 0.6, 0, None)
     return to_uint8(img * vignette[..., None]), mask
 
 
@@ -120,17 +120,17 @@ def kidney(rng: np.random.Generator, w: int, h: int, position: float):
     liver = ellipse(w, h, w * 0.32, h * 0.42, w * 0.17, h * 0.15)
     if position < 0.6:
         img[(liver <= 1) & (body <= 0.8)] = 125
-    img[ellipse(w, h, w / 2, h * 0.72, size * 0.06, size * 0.06) <= 1] = 225  # vertebra
+    img[ellipse(w, h, w / 2, h * 0.72, size * 0.06, size * 0.06) <= 1] = 150  # vertebra (cancellous bone)
     mask = np.zeros((h, w), np.uint8)
     extent = 1 - abs(position - 0.5) / 0.28  # kidneys fill the middle of the case
     if extent > 0:
         for side in (-1, 1):
             cx = w / 2 + side * w * rng.uniform(0.17, 0.21)
             cy = h * rng.uniform(0.6, 0.66)
-            ax, ay = size * 0.1 * (0.6 + 0.4 * extent), size * 0.14 * (0.6 + 0.4 * extent)
+            ax, ay = size * 0.11 * (0.6 + 0.4 * extent), size * 0.16 * (0.6 + 0.4 * extent)
             r = ellipse(w, h, cx, cy, ax, ay)
-            img[r <= 1] = 170
-            img[r <= 0.3] = 140  # medulla / pelvis, still kidney
+            img[r <= 1] = 215  # contrast-enhanced cortex: the brightest tissue of the slice
+            img[r <= 0.3] = 185  # medulla / pelvis, still kidney
             mask[r <= 1] = 1
     img += 8 * smooth_noise(rng, w, h, max(3, size // 16)) + rng.normal(0, 6, img.shape)
     gray = to_uint8(img)
