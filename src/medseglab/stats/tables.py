@@ -180,6 +180,13 @@ def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = N
                 paper_row[col] = "—"
     frame = pd.DataFrame([record, paper_row])
     notes = _legend(opts, stats.level)
+    desc = _rows(stats.describe, ratio, split)
+    dropped = []
+    for m in metrics:
+        if m in desc.index:
+            per_init = desc.loc[desc.index == m].set_index("init")["n_dropped"]
+            dropped.append(f"{METRIC_NAMES[m]}: " + ", ".join(f"{INIT_NAMES[i]} {int(per_init.get(i, 0))}" for i in ("lmi", "tii")))
+    notes.append("Images dropped as undefined, per metric: " + "; ".join(dropped) + ".")
     notes.append("The paper's AUROC is computed from the binary mask (auroc_mask); AUROC(prob) is this "
                  "platform's addition (no paper value). The paper's marks are not reproduced on its row.")
     return Table("table1", f"Table 1. {dataset}: {ratio}:{100 - ratio} data, median (mean) per metric, LMI vs TII",
