@@ -61,3 +61,19 @@ def test_missing_table_is_a_clean_user_error(tmp_path, capsys):
     code = main(["stats", "--params", str(PARAMS), "--dataset", "skin", "--table", str(tmp_path / "nope.parquet")])
     assert code == 2
     assert "no such per-image table" in capsys.readouterr().err
+
+
+def test_report_falls_back_to_repeat_means_without_tracking_db(tmp_path, study_table, monkeypatch, capsys):
+    results = tmp_path / "results" / "skin"
+    results.mkdir(parents=True)
+    study_table.rename(results / "per_image.parquet")
+    (results / "study.json").write_text(json.dumps({"parent_run_id": "abc", "tracking_uri": "sqlite:///missing.db",
+                                                    "profile": "demo"}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["report", "--params", str(PARAMS), "--set", "stats.bootstrap=20", "--dataset", "skin", "--no-plots"]) == 0
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing.db").exists()  # no empty database created as a side effect
+    assert _strict_json(tmp_path / "reports" / "skin" / "metrics.json")["combined"] == 0
+    code = main(["report", "--params", str(PARAMS), "--dataset", "skin", "--level", "combined", "--no-plots"])
+    assert code == 2 and "MLFLOW_TRACKING_URI" in capsys.readouterr().err

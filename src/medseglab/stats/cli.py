@@ -70,6 +70,18 @@ def _combined_or_none(table, level: str, params: dict, profile: str | None, opti
 
     if level == "repeat_mean":
         return None
+    import mlflow
+
+    from medseglab.tracking import tracking_uri
+
+    uri = tracking_uri(params)
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        message = f"the tracking database {uri} does not exist, so the repeats' probability maps cannot be read"
+        if level == "combined":
+            raise UserError(f"{message}; set MLFLOW_TRACKING_URI or tracking.uri to the study's")
+        _note(f"{message}; using the mean of each image's metric over the repeats")
+        return None
+    mlflow.set_tracking_uri(uri)
     threshold = float((params.get("train") or {}).get("threshold", 0.5))
     try:
         return combined_table(table, mlflow_probability_loader, prepared_mask_loader(params, profile),
@@ -151,14 +163,7 @@ def run_report(args) -> int:
     if study.get("tracking_uri") and not os.environ.get("MLFLOW_TRACKING_URI"):
         params = {**params, "tracking": {**(params.get("tracking") or {}), "uri": study["tracking_uri"]}}
     level = args.level if study else "repeat_mean"
-    combined = None
-    if level != "repeat_mean":
-        import mlflow
-
-        from medseglab.tracking import tracking_uri
-
-        mlflow.set_tracking_uri(tracking_uri(params))
-        combined = _combined_or_none(table, level, params, study.get("profile"), options)
+    combined = _combined_or_none(table, level, params, study.get("profile"), options)
     out = Path(args.out or Path("reports") / args.dataset)
     report = _write(table, out, options, combined, args.dataset, not args.no_plots)
     if args.mlflow:
