@@ -60,3 +60,19 @@ def test_mean_combination_and_id_alignment():
 def test_shape_mismatch_is_a_data_error():
     with pytest.raises(DataError, match="another image size"):
         combined_table(_study(), *_loaders(gt_shape=3))
+
+
+def test_find_prepared_by_study_data_hash(tmp_path):
+    import json
+
+    from medseglab.stats.combined import find_prepared
+
+    base = tmp_path / "data" / "prepared"
+    for folder, digest in ((base / "skin", "aaa"), (tmp_path / "data" / "cache" / "skin-123", "bbb")):
+        folder.mkdir(parents=True)
+        (folder / "dataset.json").write_text(json.dumps({"content_hash": digest}))
+    params = {"datasets": {"skin": {"format": "synthetic"}}, "profiles": {"demo": {}}, "profile": "demo"}
+    assert find_prepared("skin", params, data_hash="bbb", base=str(base)).name == "skin-123"
+    assert find_prepared("skin", params, data_hash=None, base=str(base)) == base / "skin"
+    with pytest.raises(DataError, match="medseglab prepare --dataset skin"):
+        find_prepared("skin", params, data_hash="ccc", base=str(base))

@@ -62,7 +62,7 @@ def _read_table(path: Path):
         raise UserError(f"{path}: not a readable parquet table ({exc})") from exc
 
 
-def _combined_or_none(table, level: str, params: dict, profile: str | None, options):
+def _combined_or_none(table, level: str, params: dict, profile: str | None, options, parent_run_id: str | None = None):
     """The combined outputs' table when ``level`` asks for it (auto: when the inputs are there)."""
     from medseglab.cli import UserError
     from medseglab.data.errors import DataError
@@ -84,12 +84,26 @@ def _combined_or_none(table, level: str, params: dict, profile: str | None, opti
     mlflow.set_tracking_uri(uri)
     threshold = float((params.get("train") or {}).get("threshold", 0.5))
     try:
-        return combined_table(table, mlflow_probability_loader, prepared_mask_loader(params, profile),
+        data_hash = _study_tag(parent_run_id, "medseglab.data_hash")
+        return combined_table(table, mlflow_probability_loader, prepared_mask_loader(params, profile, data_hash),
                               method=options.combine, threshold=threshold)
     except (DataError, UserError, OSError) as exc:
         if level == "combined":
             raise
         _note(f"cannot combine the repeats' outputs ({exc}); using the mean of each image's metric over the repeats")
+        return None
+
+
+def _study_tag(run_id: str | None, tag: str) -> str | None:
+    """A tag of the study's parent run (None when there is no run to ask)."""
+    if not run_id:
+        return None
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        return MlflowClient().get_run(run_id).data.tags.get(tag)
+    except MlflowException:
         return None
 
 
@@ -130,7 +144,7 @@ def run_stats(args) -> int:
     parent = run.info.run_id
     table = tracking.study_table(parent)
     profile = run.data.tags.get("medseglab.profile")
-    combined = _combined_or_none(table, args.level, params, profile, options)
+    combined = _combined_or_none(table, args.level, params, profile, options, parent)
     report = _write(table, out, options, combined, args.dataset, not args.no_plots)
     if not args.no_mlflow:
         from medseglab.stats.report import log_to_mlflow
@@ -163,7 +177,7 @@ def run_report(args) -> int:
     if study.get("tracking_uri") and not os.environ.get("MLFLOW_TRACKING_URI"):
         params = {**params, "tracking": {**(params.get("tracking") or {}), "uri": study["tracking_uri"]}}
     level = args.level if study else "repeat_mean"
-    combined = _combined_or_none(table, level, params, study.get("profile"), options)
+    combined = _combined_or_none(table, level, params, study.get("profile"), options, study.get("parent_run_id"))
     out = Path(args.out or Path("reports") / args.dataset)
     report = _write(table, out, options, combined, args.dataset, not args.no_plots)
     if args.mlflow:

@@ -9,6 +9,7 @@ run's ``probabilities.npz`` and a loader of the ground-truth masks. Output: one 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -128,16 +129,50 @@ def mlflow_probability_loader(run_id: str) -> tuple[np.ndarray, np.ndarray]:
             return archive["image_ids"].astype(str), archive["prob"]
 
 
-def prepared_mask_loader(params: dict, profile: str | None = None, base: str = "data/prepared") -> MaskLoader:
-    """Masks from the prepared dataset the study used (``data.prepared_dir_for`` of its config)."""
-    from medseglab.config import resolve
-    from medseglab.data.prepared import load_prepared, prepared_dir_for
+def find_prepared(dataset: str, params: dict, profile: str | None = None, data_hash: str | None = None,
+                  base: str = "data/prepared") -> Path:
+    """The prepared dataset a study used: the one whose ``content_hash`` is the study's
+    ``medseglab.data_hash`` (when known), among the config's own folder, ``<base>/<dataset>`` and
+    the study caches ``<base>/../cache/<dataset>-*``."""
+    import json
+
+    from medseglab.config import ConfigError, resolve
+    from medseglab.data.errors import DataError
+    from medseglab.data.prepared import prepared_dir_for
+
+    candidates: list[Path] = []
+    try:
+        candidates.append(prepared_dir_for(resolve(params, dataset, profile), base))
+    except ConfigError:
+        pass  # a dataset the study declared on its command line: look in the usual places
+    candidates.append(Path(base) / dataset)
+    candidates += sorted((Path(base).parent / "cache").glob(f"{dataset}-*"))
+    seen = []
+    for folder in dict.fromkeys(candidates):
+        try:
+            info = json.loads((folder / "dataset.json").read_text())
+        except (OSError, ValueError):
+            continue
+        seen.append(f"{folder} ({str(info.get('content_hash'))[:12]})")
+        if data_hash is None or info.get("content_hash") == data_hash:
+            return folder
+    wanted = f"with content hash {data_hash[:12]}" if data_hash else ""
+    raise DataError(
+        f"{dataset}: no prepared dataset {wanted} for the ground-truth masks (looked at {seen or [str(c) for c in candidates]}); "
+        f"run `medseglab prepare --dataset {dataset}` with the study's profile, or use --level repeat_mean"
+    )
+
+
+def prepared_mask_loader(params: dict, profile: str | None = None, data_hash: str | None = None,
+                         base: str = "data/prepared") -> MaskLoader:
+    """Masks from the prepared dataset the study used (see :func:`find_prepared`)."""
+    from medseglab.data.prepared import load_prepared
 
     cache: dict[str, object] = {}
 
     def load(dataset: str, ids: np.ndarray) -> np.ndarray:
         if dataset not in cache:
-            cache[dataset] = load_prepared(prepared_dir_for(resolve(params, dataset, profile), base))
+            cache[dataset] = load_prepared(find_prepared(dataset, params, profile, data_hash, base))
         return cache[dataset].load_masks(list(ids))
 
     return load
