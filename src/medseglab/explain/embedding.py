@@ -31,9 +31,12 @@ TABLE_COLUMNS = ["image_id", "init", "clinical_label", "class", "x", "y", "poole
 
 
 def feature_layer(model) -> str:
-    """The penultimate layer: the named VGG-UNet feature layer, else the input of the classifier."""
+    """The penultimate layer: the VGG-UNet's ``FEATURE_LAYER``, else the last conv before the classifier."""
     from medseglab.explain.gradcam import default_layer
+    from medseglab.models.names import FEATURE_LAYER
 
+    if any(layer.name == FEATURE_LAYER for layer in model.layers):
+        return FEATURE_LAYER
     return default_layer(model)
 
 
