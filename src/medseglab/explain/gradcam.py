@@ -94,6 +94,10 @@ def _check_classes(classes: Sequence[int], n_classes: int) -> tuple[int, ...]:
     return classes
 
 
+def _drop_retracing_warning(record) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
 class GradCam:
     """Batched Grad-CAM of one model at one layer.
 
@@ -108,9 +112,24 @@ class GradCam:
         self.layer = get_layer(model, layer).name
         self._model = activation_model(model, self.layer)
         self.n_classes = int(model.output.shape[-1])
-        self.input_hw = tuple(int(v) for v in model.input.shape[1:3])
         self._tf = tf
-        self._step = tf.function(self._maps, reduce_retracing=True)
+        self._steps: dict[tuple[int, ...], Callable] = {}
+        # each model is traced once, by design; TF's heuristic counts traces of all models together
+        logger = tf.get_logger()
+        if _drop_retracing_warning not in logger.filters:
+            logger.addFilter(_drop_retracing_warning)
+
+    def _step(self, classes: tuple[int, ...]):
+        """One compiled graph per class tuple, traced once for any batch size and image size."""
+        if classes not in self._steps:
+            tf = self._tf
+            channels = int(self._model.input.shape[-1])
+            self._steps[classes] = tf.function(
+                lambda images, region: self._maps(images, region, classes),
+                input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32),
+                                 tf.TensorSpec([None, None, None], tf.float32)],
+            )
+        return self._steps[classes]
 
     def _maps(self, images, region, classes):
         tf = self._tf
@@ -138,7 +157,7 @@ class GradCam:
         region = np.asarray(region, np.float32)
         if region.shape != images.shape[:3]:
             raise ValueError(f"region must be (N, H, W) = {images.shape[:3]}, got {region.shape}")
-        out = self._step(tf.constant(images), tf.constant(region), classes)
+        out = self._step(classes)(tf.constant(images), tf.constant(region))
         return out.numpy().astype(np.float32, copy=False)
 
 
