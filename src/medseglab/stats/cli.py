@@ -4,6 +4,7 @@ parent run) and `medseglab report` (the DVC stage: results/<dataset>/ -> reports
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -123,6 +124,8 @@ def run_stats(args) -> int:
 
     params = load_params(args.params, args.overrides)
     options = StatsOptions.from_params(params)
+    # one "combine repeats" bar over the models instead of an MLflow download bar per artifact
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     out = Path(args.out or Path("reports") / args.dataset)
     if args.table:
         table = _read_table(Path(args.table))
@@ -155,14 +158,14 @@ def run_stats(args) -> int:
 
 
 def run_report(args) -> int:
-    import os
-
     from medseglab.cli import UserError
     from medseglab.config import load_params
     from medseglab.stats.summary import StatsOptions
 
     params = load_params(args.params, args.overrides)
     options = StatsOptions.from_params(params)
+    # one "combine repeats" bar over the models instead of an MLflow download bar per artifact
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     results = Path(args.results) / args.dataset
     table = _read_table(results / "per_image.parquet")
     study_path = results / "study.json"
