@@ -160,3 +160,17 @@ def test_malformed_volumes_fail_cleanly(tmp_path, breaker):
         prepare_dataset(make_cfg("kits19", tmp_path / "kits"), out)
     assert name in str(info.value) and fix in str(info.value), str(info.value)
     assert_nothing_left(out)
+
+
+def test_each_volume_is_decoded_once(tmp_path, monkeypatch):
+    from medseglab.data.formats import kits19
+
+    kits_case(tmp_path / "k", case="case_00001", n=6)
+    kits_case(tmp_path / "k", case="case_00002", n=6)
+    opened = []
+    real = kits19.open_nifti
+    monkeypatch.setattr(kits19, "open_nifti", lambda path: opened.append(path) or real(path))
+    monkeypatch.setenv("MEDSEGLAB_WORKERS", "4")
+    ds = load_prepared(prepare_dataset(make_cfg("kits19", tmp_path / "k", image_size=(5, 6)), tmp_path / "o"))
+    assert len(ds) == 12
+    assert len(opened) == 8  # per case: 2 header reads while listing, 2 decodes for all 6 slices

@@ -55,7 +55,8 @@ def select_subset(records: list[Record], max_images) -> list[Record]:
 
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=6)
+    # Level 3: ~4x faster than the default 6 at 608x416 for ~15% larger files.
+    image.save(buffer, format="PNG", compress_level=3)
     return buffer.getvalue()
 
 
