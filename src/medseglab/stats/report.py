@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from medseglab.io import write_csv, write_json, write_parquet
+from medseglab.io import atomic_dir, write_csv, write_json, write_parquet
 from medseglab.stats import plots
 from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics, compute_statistics
 from medseglab.stats.tables import build_tables, main_ratio
@@ -117,10 +117,12 @@ def write_report(
     tables, selection, chosen, curve = build_tables(stats, per_repeat)
     out_dir = Path(out_dir)
     title = f"medseglab statistics: {dataset} ({'combined outputs' if stats.level == 'combined' else 'repeat means'})"
-    files = write_tables(
-        tables, out_dir / "tables", title,
-        extra={"statistics_describe": stats.describe, "statistics_compare": stats.compare, "split_selection": selection},
-    )
+    with atomic_dir(out_dir / "tables") as tmp:  # no stale table of an earlier run survives
+        names = write_tables(
+            tables, tmp, title,
+            extra={"statistics_describe": stats.describe, "statistics_compare": stats.compare, "split_selection": selection},
+        )
+    files = [out_dir / "tables" / f.name for f in names]
     metrics = headline_metrics(stats, chosen, curve)
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "depletion.csv", curve)
@@ -135,11 +137,15 @@ def write_report(
         main_v = v.loc[(v["ratio"] == ratio) & (v["split"] == chosen)]
         main_delta = stats.deltas.loc[(stats.deltas["ratio"] == ratio) & (stats.deltas["split"] == chosen)]
         label = f"{dataset}, split {chosen}, {ratio}:{100 - ratio}"
-        plot_dir = out_dir / "plots"
-        files.append(plots.distributions(main_v, options.metrics, f"{label}: per-image values", plot_dir / "distributions.png"))
-        files.append(plots.delta_histograms(main_delta, ["dice", "auroc_mask"], f"{label}: delta_m per image", plot_dir / "delta_m.png"))
-        files.append(plots.depletion(curve, ["dice", "auroc_mask", "sensitivity", "specificity"],
-                                     f"{dataset}: medians by training data", plot_dir / "depletion.png"))
+        with atomic_dir(out_dir / "plots") as plot_dir:
+            made = [
+                plots.distributions(main_v, options.metrics, f"{label}: per-image values", plot_dir / "distributions.png"),
+                plots.delta_histograms(main_delta, ["dice", "auroc_mask"], f"{label}: delta_m per image",
+                                       plot_dir / "delta_m.png"),
+                plots.depletion(curve, ["dice", "auroc_mask", "sensitivity", "specificity"],
+                                f"{dataset}: medians by training data", plot_dir / "depletion.png"),
+            ]
+        files += [out_dir / "plots" / f.name for f in made]
     headline = flatten_numbers({"table1": metrics["table1"]})
     headline = {k: v for k, v in headline.items() if not k.endswith(".n.tii") and not k.endswith(".n.lmi")}
     headline["stats.chosen_split"] = float(chosen)
