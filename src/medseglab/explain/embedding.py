@@ -85,11 +85,11 @@ def pooled_features(
     if pool == "ground_truth" and masks is None:
         raise ValueError("pool='ground_truth' needs the ground-truth masks")
     probe = _features_model(model, layer)
-    images = np.asarray(images, np.float32)
+    images = np.asarray(images)  # cast per batch: a paper-scale test set stays uint8 in memory
     feats, falls = [], []
     for start in range(0, len(images), batch_size):
         part = slice(start, start + batch_size)
-        acts, probs = probe(tf.constant(images[part]), training=False)
+        acts, probs = probe(tf.constant(np.asarray(images[part], np.float32)), training=False)
         part_masks = None if masks is None else tf.constant(np.asarray(masks)[part])
         soft, hard = _class_weights(probs, part_masks, classes, pool)
         size = tf.shape(acts)[1:3]

@@ -247,7 +247,8 @@ def explain_study(
     cams, layer, embed_models = {}, None, {}
     for init in INITS:
         models = [source.load_model(run_id) for run_id in bar(runs[init], desc=f"load {init.upper()} models", unit="model")]
-        cams[init] = _gradcam_quantised(models, images[cam_index].astype(np.float32), settings, f"Grad-CAM {init.upper()}")
+        cam_images = images if settings.gradcam_images == "all" else images[cam_index]  # uint8; batches cast to float
+        cams[init] = _gradcam_quantised(models, cam_images, settings, f"Grad-CAM {init.upper()}")
         layer = cams[init][2]
         embed_models[init] = models[0]
         del models
@@ -258,7 +259,7 @@ def explain_study(
     for init in INITS:
         with bar(total=len(ids), desc=f"features {init.upper()}", unit="img") as progress:
             features, fallback = emb.pooled_features(
-                embed_models[init], images.astype(np.float32), CLASSES, settings.pool, masks_for_pool,
+                embed_models[init], images, CLASSES, settings.pool, masks_for_pool,
                 batch_size=settings.batch_size, on_batch=progress.update,
             )
         fallback_counts[init] = {int(c): int(fallback[:, j].sum()) for j, c in enumerate(CLASSES)}
