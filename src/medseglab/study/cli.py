@@ -1,0 +1,86 @@
+"""`medseglab train ...` (one training) and `medseglab study ...` (the grid of a profile)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
+    p.add_argument("--profile", default=None, help="demo | paper | ... (default: params.yaml `profile`)")
+    p.add_argument("--source", default=None, help="the dataset's folder (overrides datasets.<NAME>.source)")
+    p.add_argument("--format", default=None,
+                   help="isic2018 | gleason2019 | kits19 | folder | synthetic (overrides datasets.<NAME>.format)")
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "train", parents=[common], help="one training (dataset, init, split, ratio, repeat) as an MLflow run",
+        description="Train one VGG-UNet of the study, evaluate its test set and record everything in MLflow "
+                    "(docs/TRACKING.md). A finished training of the same config is skipped; a killed one resumes.",
+    )
+    _data_args(p)
+    p.add_argument("--init", required=True, help="tii (natural-image encoder) or lmi (random init)")
+    p.add_argument("--split", type=int, default=0, help="80:20 set index (default 0)")
+    p.add_argument("--ratio", type=int, default=80, help="train %% of the set: 80, 60, 40, 20, 10 (default 80)")
+    p.add_argument("--repeat", type=int, default=0, help="repeat (seed) index (default 0)")
+    p.set_defaults(func=run_train)
+
+    s = subparsers.add_parser(
+        "study", parents=[common], help="every training of a profile's grid as child runs of one study run",
+        description="Run the study of one dataset: inits x splits x ratios x repeats of the profile, as nested "
+                    "MLflow runs under one parent; writes results/<dataset>/per_image.parquet and study.json.",
+    )
+    _data_args(s)
+    s.set_defaults(func=run_study_cli)
+
+
+def run_train(args) -> int:
+    from medseglab.config import load_params
+    from medseglab.study.inputs import blank, ensure_prepared_dataset, ensure_splits, study_config
+    from medseglab.study.launcher import link, take_launcher
+    from medseglab.tracking.conventions import TrainingKey
+    from medseglab.training.train import Tracking, train_one
+
+    params = load_params(args.params, args.overrides)
+    cfg = study_config(params, args.dataset, args.profile, args.source, args.format)
+    key = TrainingKey.make(args.dataset, blank(args.init) or "", args.split, args.ratio, args.repeat)
+    if key.init not in ("tii", "lmi"):
+        from medseglab.cli import UserError
+
+        raise UserError(f"--init {args.init!r}: use tii or lmi")
+    prepared = ensure_prepared_dataset(cfg)
+    splits, _ = ensure_splits(cfg, prepared)
+    tracking = Tracking.open(params, args.dataset, profile=cfg["profile"])
+    launcher = take_launcher(tracking.client)
+    if launcher is not None and launcher.same_experiment(tracking.experiment_id):
+        tracking.parent_run_id = launcher.run_id
+    result = train_one(cfg, key, prepared, splits, tracking=tracking)
+    link(tracking.client, launcher, result.run_id, "training")
+    line = f"{key.name}: {result.status} (run {result.run_id}, experiment {tracking.experiment_id})"
+    if result.table is not None:
+        dice = result.table["dice"].dropna()
+        if len(dice):
+            line += f"; test Dice median {dice.median():.4f} over {len(dice)} images"
+    print(line)
+    return 0
+
+
+def run_study_cli(args) -> int:
+    from medseglab.config import load_params
+    from medseglab.study.launcher import take_launcher
+    from medseglab.study.study import run_study
+    from medseglab.tracking.runs import open_client
+
+    params = load_params(args.params, args.overrides)
+    launcher = take_launcher(open_client(params))
+    result = run_study(params, args.dataset, args.profile, args.source, args.format, launcher=launcher)
+    counts = result.runs["status"].value_counts().to_dict()
+    print(f"study {args.dataset}: parent run {result.parent_run_id} (experiment {result.experiment_id}); "
+          f"trainings {counts}; results in {result.results_dir}")
+    for key, value in sorted(result.summary.items()):
+        if key.startswith("dice_"):
+            print(f"  {key} = {value:.4f}")
+    sys.stdout.flush()
+    return 0

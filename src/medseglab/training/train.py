@@ -1,0 +1,341 @@
+"""One training as one MLflow run: fit with per-epoch checkpoints, then evaluate the test set.
+
+`train_one` finds the run of its key first (same key, config hash, data and splits hashes):
+FINISHED -> nothing to do; RUNNING in a live process -> refuse; RUNNING left by a dead process,
+FAILED or KILLED -> resume that same run from its last checkpoint; none -> a new run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from medseglab.io import write_csv, write_parquet
+from medseglab.tracking import conventions as C
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREDICT_BATCH = 8
+
+
+@dataclasses.dataclass
+class Tracking:
+    """Where and how a training is tracked (one per study; `Tracking.open` makes one from params)."""
+
+    client: object
+    experiment_id: str
+    parent_run_id: str | None = None
+    profile: str | None = None
+    register_models: bool = True
+    keep_checkpoints: bool = False
+    checkpoint_root: Path = Path("checkpoints")
+
+    @classmethod
+    def open(cls, params: dict, dataset: str, parent_run_id: str | None = None,
+             profile: str | None = None) -> "Tracking":
+        from medseglab.tracking.runs import ensure_experiment, open_client
+
+        client = open_client(params)
+        section = params.get("tracking") or {}
+        return cls(
+            client=client,
+            experiment_id=ensure_experiment(client, dataset, params),
+            parent_run_id=parent_run_id,
+            profile=profile,
+            register_models=bool(section.get("register_models", True)),
+            keep_checkpoints=bool(section.get("keep_checkpoints", False)),
+            checkpoint_root=Path(section.get("checkpoint_root") or "checkpoints"),
+        )
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    key: C.TrainingKey
+    run_id: str
+    status: str  # "trained" | "resumed" | "skipped"
+    epochs_done: int
+    table: pd.DataFrame | None = None  # the per-image table (None when skipped: read it from the run)
+
+
+def _say(message: str) -> None:
+    print(f"medseglab: {message}", file=sys.stderr, flush=True)
+
+
+def train_one(cfg: dict, key, prepared, splits: pd.DataFrame, *, tracking: Tracking,
+              callbacks: tuple = (), predict_batch_size: int = DEFAULT_PREDICT_BATCH) -> TrainingResult:
+    """Train, evaluate and record one training of the study.
+
+    cfg: the effective config (`config.resolve`); key: a `TrainingKey` or (dataset, init, split,
+    ratio, repeat); prepared: a `PreparedDataset`; splits: the split table. ``callbacks`` are extra
+    Keras callbacks (run after the checkpoint is saved each epoch).
+    """
+    from medseglab.cli import UserError
+    from medseglab.splits.store import splits_hash, train_test_ids
+    from medseglab.tracking.runs import find_trainings, is_alive
+
+    key = key if isinstance(key, C.TrainingKey) else C.TrainingKey.make(*key)
+    if key.dataset != cfg.get("name"):
+        raise UserError(f"training key {key.name} is for dataset {key.dataset!r} but the config is for {cfg.get('name')!r}")
+    hashes = {
+        C.CONFIG_HASH: C.training_config_hash(cfg),
+        C.DATA_HASH: str(prepared.info["content_hash"]),
+        C.SPLITS_HASH: splits_hash(splits),
+    }
+    client = tracking.client
+    runs = find_trainings(client, tracking.experiment_id, key, hashes[C.CONFIG_HASH], hashes[C.DATA_HASH],
+                          hashes[C.SPLITS_HASH])
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    if finished:
+        run = finished[0]
+        _say(f"{key.name}: already finished in run {run.info.run_id} (same config {hashes[C.CONFIG_HASH]}); skipped")
+        return TrainingResult(key, run.info.run_id, "skipped", int(run.data.tags.get(C.EPOCHS_DONE, cfg["epochs"])))
+    alive = [r for r in runs if is_alive(r)]
+    if alive:
+        tags = alive[0].data.tags
+        raise UserError(
+            f"{key.name}: run {alive[0].info.run_id} is being trained by process {tags.get(C.PID)} on "
+            f"{tags.get(C.HOST)}; wait for it, or stop that process and launch again to resume"
+        )
+    resume = runs[0] if runs else None
+
+    train_ids, test_ids = train_test_ids(splits, key.split, key.ratio)
+    if not train_ids or not test_ids:
+        raise UserError(f"{key.name}: split {key.split} at ratio {key.ratio} has {len(train_ids)} train and "
+                        f"{len(test_ids)} test images; use a bigger dataset or another split")
+    tags = {C.KIND: "training", C.PROFILE: str(tracking.profile or cfg.get("profile", "")), **key.tags(), **hashes}
+    if tracking.parent_run_id:
+        tags[C.PARENT] = tracking.parent_run_id
+    return _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, callbacks, predict_batch_size)
+
+
+def _start(tracking: Tracking, key: C.TrainingKey, resume, tags: dict) -> str:
+    """Create the run (or reopen the one to resume) and make it MLflow's active run."""
+    import mlflow
+
+    from medseglab.tracking.runs import process_tags
+
+    client = tracking.client
+    if resume is None:
+        # create_run, not start_run(): start_run would adopt an outer MLFLOW_RUN_ID from the environment.
+        run_id = client.create_run(tracking.experiment_id, run_name=key.name, tags={**tags, **process_tags()}).info.run_id
+    else:
+        run_id = resume.info.run_id
+        for name, value in {**tags, **process_tags()}.items():
+            client.set_tag(run_id, name, value)
+    mlflow.start_run(run_id=run_id)
+    return run_id
+
+
+def _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, extra_callbacks, predict_batch_size):
+    import mlflow
+
+    run_id = _start(tracking, key, resume, tags)
+    status = "FAILED"
+    try:
+        result = _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resume is not None,
+                               extra_callbacks, predict_batch_size)
+        status = "FINISHED"
+        return result
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status)
+        if status == "FINISHED" and not tracking.keep_checkpoints:
+            _drop_checkpoints(tracking, run_id)
+
+
+def _seed_everything(seed: int, deterministic: bool) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resuming, extra_callbacks,
+                  predict_batch_size) -> TrainingResult:
+    import mlflow
+
+    from medseglab.models import build_vgg_unet, compile_model
+    from medseglab.training.callbacks import HistoryRecorder, MlflowEpochLogger, ProgressBar, log_epoch
+    from medseglab.training.checkpoint import CheckpointCallback, read_state, restore_into
+    from medseglab.training.evaluate import per_image_table, predict_probabilities
+    from medseglab.training.feeding import make_batches
+    from medseglab.training.validation import split_validation
+
+    client = tracking.client
+    train_cfg = cfg.get("train") or {}
+    epochs = int(cfg["epochs"])
+    batch_size = int(train_cfg.get("batch_size", 2))
+    width, height = (int(v) for v in cfg["image_size"])
+    seed = key.seed(int(train_cfg.get("seed", 0)))
+    _seed_everything(seed, bool(train_cfg.get("deterministic", True)))
+
+    manifest = prepared.manifest
+    groups = manifest.set_index("image_id").loc[train_ids, "group_id"].astype(str).tolist()
+    fit_ids, val_ids = split_validation(train_ids, groups, float(train_cfg.get("val_fraction", 0.0) or 0.0), seed)
+
+    model, weights = build_vgg_unet((height, width, 3), 2, key.init, train_cfg.get("weights_path"), seed)
+    compile_model(model, train_cfg)
+
+    ckpt_dir = Path(tracking.checkpoint_root) / run_id
+    history: list[dict] = []
+    initial_epoch = 0
+    state = _find_checkpoint(ckpt_dir, run_id) if resuming else None
+    if state is not None:
+        state = restore_into(model, ckpt_dir)
+        initial_epoch = int(state["epochs_done"])
+        history = list(state["history"])
+        _relog_missing(client, run_id, history, log_epoch)
+        _say(f"{key.name}: resuming run {run_id} after epoch {initial_epoch}/{epochs}")
+    elif resuming:
+        _say(f"{key.name}: run {run_id} stopped before its first checkpoint; training it again from epoch 0")
+    if not resuming or state is None:
+        _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids)
+    client.set_tag(run_id, C.EPOCHS_DONE, str(initial_epoch))
+
+    fit_seconds = 0.0
+    if initial_epoch < epochs:
+        in_memory_mb = train_cfg.get("in_memory_mb")
+        feeder = make_batches(prepared, fit_ids, batch_size, seed, cfg["image_size"], initial_epoch=initial_epoch,
+                              in_memory_mb=in_memory_mb, workers=train_cfg.get("workers"))
+        val = (make_batches(prepared, val_ids, batch_size, seed, cfg["image_size"], in_memory_mb=in_memory_mb,
+                            shuffle=False, workers=train_cfg.get("workers")) if val_ids else None)
+        progress = ProgressBar(f"train {key.name}", epochs, initial_epoch, len(feeder))
+        callbacks = [
+            HistoryRecorder(history),
+            CheckpointCallback(ckpt_dir, history, on_saved=lambda d, e: mlflow.log_artifacts(str(d), "checkpoint"),
+                               extra={"run_id": run_id, "key": key.name, "seed": seed}),
+            MlflowEpochLogger(client, run_id),
+            progress,
+            *extra_callbacks,
+        ]
+        start = time.perf_counter()
+        try:
+            model.fit(feeder, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                      shuffle=False, verbose=0)
+        finally:
+            progress.on_train_end()
+        fit_seconds = time.perf_counter() - start
+
+    # Evaluation of the test set.
+    start = time.perf_counter()
+    prob = predict_probabilities(model, prepared, test_ids, predict_batch_size, desc=f"test {key.name}")
+    gt = np.asarray(prepared.load_masks(test_ids), dtype=np.uint8)
+    table = per_image_table(prob, gt, test_ids, manifest, key, run_id, float(train_cfg.get("threshold", 0.5)))
+    predict_seconds = time.perf_counter() - start
+    _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
+    summary = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds}
+    for metric in ("dice", "auroc_mask", "sensitivity", "specificity"):
+        values = table[metric].dropna()
+        if len(values):
+            summary[f"test_{metric}_median"] = float(values.median())
+            summary[f"test_{metric}_mean"] = float(values.mean())
+    mlflow.log_metrics(summary)
+    client.set_tag(run_id, C.EPOCHS_DONE, str(epochs))
+    return TrainingResult(key, run_id, "resumed" if resuming else "trained", epochs, table)
+
+
+def _find_checkpoint(ckpt_dir: Path, run_id: str) -> dict | None:
+    """The local checkpoint, else the run's ``checkpoint/`` artifact (another machine's), else None."""
+    from medseglab.training.checkpoint import read_state
+
+    state = read_state(ckpt_dir)
+    if state is not None:
+        return state
+    import mlflow
+
+    try:
+        with tempfile.TemporaryDirectory(dir=ckpt_dir.parent if ckpt_dir.parent.exists() else None) as tmp:
+            got = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="checkpoint", dst_path=tmp))
+            if read_state(got) is None:
+                return None
+            from medseglab.io import atomic_dir
+
+            with atomic_dir(ckpt_dir) as dst:
+                for item in got.iterdir():
+                    shutil.copy2(item, dst / item.name)
+    except Exception as exc:  # noqa: BLE001 - no artifact: the run died before its first checkpoint
+        log.info("no checkpoint artifact for run %s: %s", run_id, exc)
+        return None
+    return read_state(ckpt_dir)
+
+
+def _relog_missing(client, run_id: str, history: list[dict], log_epoch) -> None:
+    """Log epochs that the checkpoint has but MLflow missed (a kill between the two writes)."""
+    logged = {m.step for m in client.get_metric_history(run_id, "loss")}
+    for row in history:
+        if int(row["epoch"]) not in logged:
+            log_epoch(client, run_id, int(row["epoch"]), row)
+
+
+def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids) -> None:
+    import mlflow
+
+    params = C.mlflow_params(cfg)
+    params.update({
+        "training.key": key.name, "training.init": key.init, "training.split": str(key.split),
+        "training.ratio": str(key.ratio), "training.repeat": str(key.repeat), "training.seed": str(seed),
+        "training.n_fit": str(len(fit_ids)), "training.n_val": str(len(val_ids)), "training.n_test": str(len(test_ids)),
+        "weights.source": weights.source, "weights.sha256": weights.sha256 or "",
+    })
+    existing = client.get_run(run_id).data.params
+    mlflow.log_params({k: v for k, v in params.items() if k not in existing})
+    mlflow.set_tags(weights.as_tags())  # medseglab.weights.source, .sha256, .path, .md5, .note
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "params.yaml"
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        mlflow.log_artifact(str(path), "config")
+
+
+def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking) -> None:
+    import keras
+    import mlflow
+    import mlflow.keras
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        write_parquet(tmp / "evaluation" / "per_image.parquet", table)
+        _save_probabilities(tmp / "evaluation" / "probabilities.npz", test_ids, prob)
+        write_csv(tmp / "history" / "history.csv", pd.DataFrame(history))
+        mlflow.log_artifacts(str(tmp / "evaluation"), "evaluation")
+        mlflow.log_artifacts(str(tmp / "history"), "history")
+    registered = f"medseglab-{key.dataset}-{key.init}" if tracking.register_models else None
+    # An uncompiled view sharing the trained layers: the logged model is for prediction, and the
+    # optimizer state would triple its size (and cloning would re-initialise 15M weights first).
+    inference = keras.Model(model.inputs, model.outputs, name=model.name)
+    mlflow.keras.log_model(
+        inference, name="model", registered_model_name=registered,
+        pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
+    )
+
+
+def _save_probabilities(path: Path, image_ids, prob: np.ndarray) -> None:
+    from medseglab.evaluation import probabilities
+
+    probabilities.save_probabilities(path, image_ids, prob)
+
+
+def _drop_checkpoints(tracking: Tracking, run_id: str) -> None:
+    """A finished training needs no checkpoint: free the disk (local folder and the artifact copy)."""
+    shutil.rmtree(Path(tracking.checkpoint_root) / run_id, ignore_errors=True)
+    try:
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        run = tracking.client.get_run(run_id)
+        get_artifact_repository(run.info.artifact_uri).delete_artifacts("checkpoint")
+    except Exception as exc:  # noqa: BLE001 - a store that cannot delete keeps the copy; harmless
+        log.info("kept checkpoint artifact of run %s: %s", run_id, exc)
