@@ -99,6 +99,12 @@ def test_pick_runs_needs_both_inits():
     children = pd.DataFrame({"init": ["lmi", "lmi", "tii"], "split": [0, 1, 1], "ratio": 80, "repeat": 0,
                              "run_id": ["a", "b", "c"]})
     assert pl.pick_runs(children, None, 80) == (1, {"lmi": ["b"], "tii": ["c"]})
+    # runs.csv statuses (trained / resumed / skipped) count as finished; MLflow's RUNNING / FAILED do not
+    children["status"] = ["trained", "skipped", "RUNNING"]
+    with pytest.raises(ValueError, match="no split at ratio 80"):
+        pl.pick_runs(children, None, 80)
+    children["status"] = ["FINISHED", "resumed", "trained"]
+    assert pl.pick_runs(children, None, 80)[0] == 1
     with pytest.raises(ValueError, match=r"splits with both: \[1\]"):
         pl.pick_runs(children, 0, 80)
 

@@ -24,6 +24,7 @@ import pandas as pd
 from medseglab.progress import bar
 
 INITS = ("lmi", "tii")
+UNFINISHED = ("RUNNING", "SCHEDULED", "FAILED", "KILLED")
 CLASSES = (0, 1)
 CHUNK = 32  # images whose float maps of every repeat are held at once (bounds memory at paper scale)
 FILES = {
@@ -127,7 +128,8 @@ def pick_runs(children: pd.DataFrame, split: int | None, ratio: int) -> tuple[in
         raise ValueError(f"study children table lacks columns {sorted(need - set(children.columns))}")
     rows = children[children["init"].isin(INITS) & (children["ratio"].astype(int) == int(ratio))]
     if "status" in rows.columns:
-        rows = rows[rows["status"].fillna("FINISHED") == "FINISHED"]
+        # study/runs.csv says trained / resumed / skipped (all finished); the MLflow fallback gives run statuses
+        rows = rows[~rows["status"].fillna("FINISHED").astype(str).str.upper().isin(UNFINISHED)]
     complete = sorted(s for s, part in rows.groupby(rows["split"].astype(int)) if set(part["init"]) >= set(INITS))
     if not complete:
         raise ValueError(f"no split at ratio {ratio} has finished LMI and TII trainings")
