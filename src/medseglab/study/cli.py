@@ -6,6 +6,17 @@ import argparse
 import sys
 
 
+def _whole(text: str) -> int:
+    """An integer argument that also takes MLflow's float form ("80.0")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(value)
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
     p.add_argument("--profile", default=None, help="demo | paper | ... (default: params.yaml `profile`)")
@@ -22,9 +33,9 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     )
     _data_args(p)
     p.add_argument("--init", required=True, help="tii (natural-image encoder) or lmi (random init)")
-    p.add_argument("--split", type=int, default=0, help="80:20 set index (default 0)")
-    p.add_argument("--ratio", type=int, default=80, help="train %% of the set: 80, 60, 40, 20, 10 (default 80)")
-    p.add_argument("--repeat", type=int, default=0, help="repeat (seed) index (default 0)")
+    p.add_argument("--split", type=_whole, default=0, help="80:20 set index (default 0)")
+    p.add_argument("--ratio", type=_whole, default=80, help="train %% of the set: 80, 60, 40, 20, 10 (default 80)")
+    p.add_argument("--repeat", type=_whole, default=0, help="repeat (seed) index (default 0)")
     p.set_defaults(func=run_train)
 
     s = subparsers.add_parser(

@@ -1,0 +1,164 @@
+"""Is data feeding the bottleneck of a platform training? Images/s of `train_one` vs a bare `model.fit`.
+
+Prepares real ISIC 2018 images (default ../shared/datasets/isic2018, 96 images at 128x128), then
+trains the same VGG-UNet three ways for 1 warm-up + N measured epochs:
+
+- bare:      `model.fit` on float32/int32 arrays already in memory (the upper bound),
+- platform:  `medseglab.training.train_one` (in-memory feeder: the train set fits the budget),
+- streaming: `train_one` with ``train.in_memory_mb=0`` (PNG decode in worker threads + prefetch).
+
+Images/s = fitted images / epoch seconds (fit + validation, up to `on_epoch_end`; checkpoint
+saving and MLflow logging come after and are reported separately as the platform's per-epoch
+overhead). Prints one line per mode and the ratios to bare (target >= 0.95).
+
+    .venv/bin/python benchmarks/train_throughput.py [--images 96 --size 128 --epochs 2 --batch-size 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SOURCE = ROOT / ".." / "shared" / "datasets" / "isic2018"
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--source", default=str(DEFAULT_SOURCE), help="ISIC 2018 folder (default ../shared/datasets/isic2018)")
+    p.add_argument("--images", type=int, default=96, help="images to prepare (default 96)")
+    p.add_argument("--size", type=int, default=128, help="square image size, multiple of 32 (default 128)")
+    p.add_argument("--epochs", type=int, default=2, help="measured epochs after one warm-up epoch (default 2)")
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--init", default="lmi", choices=("lmi", "tii"))
+    p.add_argument("--modes", default="bare,platform,streaming", help="comma-separated subset of bare,platform,streaming")
+    p.add_argument("--workdir", default=None, help="where to prepare data and track runs (default: a temp folder)")
+    return p.parse_args(argv)
+
+
+class EpochTimer:
+    """Keras callback recording each epoch's seconds (begin -> end)."""
+
+    def __new__(cls):
+        import keras
+
+        class _Timer(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.seconds = []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self._start = time.perf_counter()
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds.append(time.perf_counter() - self._start)
+
+        return _Timer()
+
+
+def setup(args, workdir: Path):
+    from medseglab.config import load_params
+    from medseglab.study.inputs import ensure_prepared_dataset, ensure_splits, study_config
+
+    params = load_params(ROOT / "params.yaml", [
+        f"profiles.demo.image_size=[{args.size},{args.size}]",
+        f"profiles.demo.max_images={args.images}",
+        f"profiles.demo.epochs={1 + args.epochs}",
+        f"profiles.demo.batch_size={args.batch_size}",
+        "tracking.register_models=false",
+    ])
+    cfg = study_config(params, "skin", "demo", source=str(Path(args.source).resolve()), format="isic2018")
+    prepared = ensure_prepared_dataset(cfg, workdir / "prepared")
+    splits, _ = ensure_splits(cfg, prepared, workdir / "splits")
+    return params, cfg, prepared, splits
+
+
+def bare(cfg, prepared, splits, key, args):
+    """Plain model.fit on arrays in memory: same model, same fit/validation images, same batch size."""
+    import numpy as np
+
+    from medseglab.models import build_vgg_unet, compile_model
+    from medseglab.splits import train_test_ids
+    from medseglab.training.train import _seed_everything
+    from medseglab.training.validation import split_validation
+
+    seed = key.seed(int(cfg["train"].get("seed", 0)))
+    _seed_everything(seed, bool(cfg["train"].get("deterministic", True)))
+    train_ids, _ = train_test_ids(splits, key.split, key.ratio)
+    groups = prepared.manifest.set_index("image_id").loc[train_ids, "group_id"].astype(str).tolist()
+    fit_ids, val_ids = split_validation(train_ids, groups, float(cfg["train"]["val_fraction"]), seed)
+    x = prepared.load_images(fit_ids).astype(np.float32)
+    y = prepared.load_masks(fit_ids).astype(np.int32)
+    val = (prepared.load_images(val_ids).astype(np.float32), prepared.load_masks(val_ids).astype(np.int32))
+    model, _ = build_vgg_unet((args.size, args.size, 3), 2, key.init, cfg["train"].get("weights_path"), seed)
+    compile_model(model, cfg["train"])
+    timer = EpochTimer()
+    model.fit(x, y, batch_size=args.batch_size, epochs=1 + args.epochs, validation_data=val if val_ids else None,
+              callbacks=[timer], verbose=0)
+    return len(fit_ids), timer.seconds[1:], None
+
+
+def platform(params, cfg, prepared, splits, key, args, workdir: Path, in_memory_mb=None):
+    from mlflow.tracking import MlflowClient
+
+    from medseglab.training.train import Tracking, train_one
+
+    cfg = dict(cfg, train={**cfg["train"], **({} if in_memory_mb is None else {"in_memory_mb": in_memory_mb})})
+    store = workdir / f"runs-{'memory' if in_memory_mb is None else 'stream'}"
+    store.mkdir(parents=True, exist_ok=True)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
+    tracking = Tracking.open(params, "skin", profile="demo")
+    tracking.checkpoint_root = store / "checkpoints"
+    start = time.perf_counter()
+    result = train_one(cfg, key, prepared, splits, tracking=tracking)
+    wall = time.perf_counter() - start
+    client = MlflowClient()
+    seconds = [m.value for m in sorted(client.get_metric_history(result.run_id, "epoch_seconds"), key=lambda m: m.step)]
+    n_fit = int(client.get_run(result.run_id).data.params["training.n_fit"])
+    return n_fit, seconds[1:], wall
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not Path(args.source).is_dir():
+        print(f"no ISIC data at {args.source}; pass --source", file=sys.stderr)
+        return 2
+    os.environ.setdefault("MEDSEGLAB_NO_PROGRESS", "1")
+    os.environ.setdefault("MEDSEGLAB_OFFLINE", "1")
+    from medseglab.tracking.conventions import TrainingKey
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    with tempfile.TemporaryDirectory(prefix="medseglab-bench-") as tmp:
+        workdir = Path(args.workdir) if args.workdir else Path(tmp)
+        os.chdir(workdir)
+        params, cfg, prepared, splits = setup(args, workdir)
+        key = TrainingKey.make("skin", args.init, 0, 80, 0)
+        print(f"ISIC 2018: {len(prepared)} images at {args.size}x{args.size}, batch {args.batch_size}, "
+              f"{args.epochs} measured epochs after 1 warm-up, init {args.init}, "
+              f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})")
+        rates = {}
+        for mode in modes:
+            if mode == "bare":
+                n, seconds, wall = bare(cfg, prepared, splits, key, args)
+            elif mode in ("platform", "streaming"):
+                n, seconds, wall = platform(params, cfg, prepared, splits, key, args, workdir,
+                                            in_memory_mb=0 if mode == "streaming" else None)
+            else:
+                print(f"unknown mode {mode!r}", file=sys.stderr)
+                return 2
+            rates[mode] = n * len(seconds) / sum(seconds)
+            extra = f", whole training incl. checkpoints, test set and MLflow {wall:.1f} s" if wall else ""
+            print(f"{mode:>10}: {rates[mode]:6.2f} images/s  ({n} images x {len(seconds)} epochs, "
+                  f"epoch s {', '.join(f'{s:.1f}' for s in seconds)}{extra})")
+        for mode in modes:
+            if mode != "bare" and "bare" in rates:
+                print(f"{mode:>10} / bare = {rates[mode] / rates['bare']:.3f}  (target >= 0.95)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
