@@ -129,3 +129,12 @@ def test_vgg_unet_batched_equals_reference(isic32):
     reference = gradcam_per_image(model, images, layer=models.LAST_CONV_LAYER)
     assert np.all(batched.max(axis=(1, 2, 3)) > 0)
     _close(batched, reference)
+
+
+def test_model_with_list_wrapped_input_and_output(unet32, isic32):
+    # a model reloaded from MLflow may wrap its one input and output in lists
+    import keras
+
+    wrapped = keras.Model([unet32.inputs[0]], [unet32.outputs[0]])
+    images = isic32[1][:2]
+    np.testing.assert_array_equal(gc.gradcam(wrapped, images), gc.gradcam(unet32, images))

@@ -43,12 +43,13 @@ def feature_layer(model) -> str:
 def _features_model(model, layer: str | None):
     import keras
 
-    from medseglab.explain.gradcam import get_layer
+    from medseglab.explain.gradcam import get_layer, io_tensors
 
     target = get_layer(model, layer or feature_layer(model))
     if len(target.output.shape) != 4:
         raise ValueError(f"layer {target.name!r} outputs shape {target.output.shape}; pooling needs a 4D feature map")
-    return keras.Model(model.input, [target.output, model.output], name=f"{model.name}_features")
+    inp, out = io_tensors(model)
+    return keras.Model(inp, [target.output, out], name=f"{model.name}_features")
 
 
 def _class_weights(probs, masks, classes: Sequence[int], pool: str):

@@ -26,6 +26,17 @@ import numpy as np
 AVERAGES = ("normalised", "raw")
 
 
+def io_tensors(model):
+    """The model's one input and one output tensor (a reloaded model may wrap them in lists)."""
+    inputs, outputs = list(model.inputs), list(model.outputs)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(
+            f"model {model.name!r} has {len(inputs)} inputs and {len(outputs)} outputs; "
+            "Grad-CAM and features need one image input and one softmax output"
+        )
+    return inputs[0], outputs[0]
+
+
 def conv_layer_names(model) -> list[str]:
     """Names of the model's top-level 2D convolution layers, in graph order."""
     import keras
@@ -53,7 +64,7 @@ def default_layer(model) -> str:
             "(params.yaml explain.layer)"
         )
     last = convs[-1]
-    is_classifier = tuple(last.kernel_size) == (1, 1) and last.filters == int(model.output.shape[-1])
+    is_classifier = tuple(last.kernel_size) == (1, 1) and last.filters == int(io_tensors(model)[1].shape[-1])
     return convs[-2].name if is_classifier and len(convs) > 1 else last.name
 
 
@@ -76,7 +87,8 @@ def activation_model(model, layer: str | None = None):
     target = get_layer(model, layer)
     if len(target.output.shape) != 4:
         raise ValueError(f"layer {target.name!r} outputs shape {target.output.shape}; Grad-CAM needs a 4D feature map")
-    return keras.Model(model.input, [target.output, model.output], name=f"{model.name}_gradcam")
+    inp, out = io_tensors(model)
+    return keras.Model(inp, [target.output, out], name=f"{model.name}_gradcam")
 
 
 def _as_batch(images: np.ndarray) -> np.ndarray:
@@ -111,7 +123,7 @@ class GradCam:
 
         self.layer = get_layer(model, layer).name
         self._model = activation_model(model, self.layer)
-        self.n_classes = int(model.output.shape[-1])
+        self.n_classes = int(io_tensors(model)[1].shape[-1])
         self._tf = tf
         self._steps: dict[tuple[int, ...], Callable] = {}
         # each model is traced once, by design; TF's heuristic counts traces of all models together
@@ -123,7 +135,7 @@ class GradCam:
         """One compiled graph per class tuple, traced once for any batch size and image size."""
         if classes not in self._steps:
             tf = self._tf
-            channels = int(self._model.input.shape[-1])
+            channels = int(self._model.inputs[0].shape[-1])
             self._steps[classes] = tf.function(
                 lambda images, region: self._maps(images, region, classes),
                 input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32),

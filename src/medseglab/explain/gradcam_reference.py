@@ -40,7 +40,7 @@ def gradcam_per_image(
 
     if layer is None:
         raise ValueError("the reference needs the layer by name (it does not guess a default)")
-    probe = keras.Model(model.input, [model.get_layer(layer).output, model.output])
+    probe = keras.Model(model.inputs[0], [model.get_layer(layer).output, model.outputs[0]])
     images = np.asarray(images, np.float32)
     n, height, width = images.shape[:3]
     out = np.zeros((n, len(classes), height, width), np.float32)
