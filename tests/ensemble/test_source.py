@@ -32,9 +32,10 @@ def test_study_choices_skips_incomplete_split_and_unfinished_runs():
     lmi_bad[:, :, :2] = 0  # LMI finds half the lesion: Dice 2/3
     store = {"l0": (IDS, lmi_bad), "t0": (IDS, good), "t9": (IDS, np.zeros_like(good)), "l1": (IDS, good)}
     table = children([
-        ("lmi", 0, 80, 0, "l0", "FINISHED"), ("tii", 0, 80, 0, "t0", "FINISHED"),
+        ("lmi", 0, 80, 0, "l0", "trained"), ("tii", 0, 80, 0, "t0", "FINISHED"),  # runs.csv / MLflow states
         ("tii", 0, 80, 1, "t9", "FAILED"),    # not used: unfinished
-        ("lmi", 1, 80, 0, "l1", "FINISHED"),  # split 1 has no TII: skipped with a note
+        ("lmi", 1, 80, 0, "l1", "skipped"),   # split 1 has no TII: skipped with a note
+        ("tii", 1, 80, 0, "t0", "RUNNING"),
         ("lmi", 0, 60, 0, "l0", "FINISHED"),  # other ratio: ignored
     ])
     choices, notes = study_choices(table, store.__getitem__, lambda ids: GT[[list(IDS).index(i) for i in ids]])

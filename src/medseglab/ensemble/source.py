@@ -17,17 +17,19 @@ from medseglab.progress import bar
 from medseglab.stats.combine import combine_repeats
 
 INITS = ("lmi", "tii")
+UNFINISHED = ("RUNNING", "SCHEDULED", "FAILED", "KILLED")  # MLflow run states without usable outputs
 CHUNK = 256  # images combined and scored at once: bounds float memory at paper scale
 
 
 def usable_children(children: pd.DataFrame, ratio: int, splits: Sequence[int] | None = None) -> pd.DataFrame:
-    """Finished LMI/TII trainings of one ratio (and the given splits)."""
+    """Finished LMI/TII trainings of one ratio (and the given splits) of ``tracking.study_children``."""
     need = {"init", "split", "ratio", "repeat", "run_id"}
     if not need <= set(children.columns):
         raise ValueError(f"study children table lacks columns {sorted(need - set(children.columns))}")
     rows = children[children["init"].isin(INITS) & (children["ratio"].astype(int) == int(ratio))]
     if "status" in rows.columns:
-        rows = rows[rows["status"].fillna("FINISHED") == "FINISHED"]
+        # study/runs.csv says trained | resumed | skipped (all finished); the tag search gives MLflow's status
+        rows = rows[~rows["status"].fillna("FINISHED").astype(str).str.upper().isin(UNFINISHED)]
     if splits is not None:
         rows = rows[rows["split"].astype(int).isin([int(s) for s in splits])]
     return rows.sort_values(["split", "init", "repeat"]).reset_index(drop=True)
