@@ -126,8 +126,10 @@ def write_report(
     metrics = headline_metrics(stats, chosen, curve)
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "depletion.csv", curve)
+    write_csv(out_dir / "depletion_dice.csv", depletion_wide(curve, chosen))
     write_parquet(out_dir / "delta_m.parquet", stats.deltas.assign(metric=stats.deltas["metric"].astype(str)))
-    files += [out_dir / "metrics.json", out_dir / "depletion.csv", out_dir / "delta_m.parquet"]
+    files += [out_dir / "metrics.json", out_dir / "depletion.csv", out_dir / "depletion_dice.csv",
+              out_dir / "delta_m.parquet"]
     if combined is not None:
         write_parquet(out_dir / "combined_per_image.parquet", combined)
         files.append(out_dir / "combined_per_image.parquet")
@@ -150,6 +152,19 @@ def write_report(
     headline = {k: v for k, v in headline.items() if not k.endswith(".n.tii") and not k.endswith(".n.lmi")}
     headline["stats.chosen_split"] = float(chosen)
     return Report(dataset, out_dir, stats.level, chosen, metrics, headline, files)
+
+
+def depletion_wide(curve: pd.DataFrame, split: int) -> pd.DataFrame:
+    """Median Dice by train % with one column per init (and the paper's), for `dvc plots`:
+    DVC draws one line per y column, not per value of an `init` column."""
+    rows = curve.loc[curve["split"] == split] if "split" in curve else curve
+    wide = rows.pivot_table(index="train_pct", columns="init", values="dice_median", aggfunc="first")
+    wide.columns = [str(c) for c in wide.columns]
+    if "paper_dice_median" in rows:
+        paper = rows.pivot_table(index="train_pct", columns="init", values="paper_dice_median", aggfunc="first")
+        for init in paper.columns:
+            wide[f"paper_{init}"] = paper[init]
+    return wide.reset_index().sort_values("train_pct")
 
 
 def log_to_mlflow(report: Report, parent_run_id: str) -> None:
