@@ -82,7 +82,7 @@ def scenario(tiny_data, tmp_path_factory, mlflow_db_template):
         run_id = out["resumed"].run_id
         out["artifacts"] = _artifact_tree(client, run_id)
         out["history"] = {m: [(x.step, x.timestamp) for x in client.get_metric_history(run_id, m)]
-                          for m in ("loss", "val_loss", "dice", "val_dice")}
+                          for m in ("loss", "val_loss", "dice", "val_dice", "epoch_seconds")}
         out["run"] = client.get_run(run_id)
         from medseglab.tracking.runs import load_model, load_probabilities, training_table
 

@@ -39,15 +39,18 @@ class HistoryRecorder(keras.callbacks.Callback):
 
 
 class MlflowEpochLogger(keras.callbacks.Callback):
-    """Logs each epoch's train/validation loss and metrics to one MLflow run, step = epoch (0-based)."""
+    """Logs each epoch's train/validation loss and metrics (and its seconds, from the history row
+    that `HistoryRecorder` wrote) to one MLflow run, step = epoch (0-based)."""
 
-    def __init__(self, client, run_id: str):
+    def __init__(self, client, run_id: str, history: list[dict] | None = None):
         super().__init__()
         self.client = client
         self.run_id = run_id
+        self.history = history
 
     def on_epoch_end(self, epoch, logs=None):
-        log_epoch(self.client, self.run_id, epoch, _clean(logs))
+        row = next((r for r in reversed(self.history or []) if r.get("epoch") == epoch), None)
+        log_epoch(self.client, self.run_id, epoch, row if row is not None else _clean(logs))
 
 
 def log_epoch(client, run_id: str, epoch: int, values: dict[str, float]) -> None:

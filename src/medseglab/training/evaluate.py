@@ -13,6 +13,8 @@ KEY_COLUMNS = ["image_id", "group_id", "clinical_label", "dataset", "init", "spl
 def predict_probabilities(model, prepared, image_ids, batch_size: int = 8, desc: str = "predict") -> np.ndarray:
     """Class-1 probability float32 (N, H, W) of the images, predicted in batches (a bar counts images)."""
     image_ids = list(image_ids)
+    if not image_ids:
+        raise ValueError("no images to predict")
     out: list[np.ndarray] = []
     with bar(total=len(image_ids), desc=desc, unit="img", leave=False) as progress:
         for start in range(0, len(image_ids), batch_size):
@@ -21,10 +23,6 @@ def predict_probabilities(model, prepared, image_ids, batch_size: int = 8, desc:
             probs = np.asarray(model.predict_on_batch(images))
             out.append(probs[..., 1].astype(np.float32))
             progress.update(len(ids))
-    if not out:
-        first = prepared.load_masks(image_ids[:0]) if image_ids else None
-        shape = (0,) + tuple(np.shape(first)[1:]) if first is not None else (0, 0, 0)
-        return np.zeros(shape, dtype=np.float32)
     return np.concatenate(out, axis=0)
 
 

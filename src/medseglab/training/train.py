@@ -218,7 +218,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
             HistoryRecorder(history),
             CheckpointCallback(ckpt_dir, history, on_saved=lambda d, e: mlflow.log_artifacts(str(d), "checkpoint"),
                                extra={"run_id": run_id, "key": key.name, "seed": seed}),
-            MlflowEpochLogger(client, run_id),
+            MlflowEpochLogger(client, run_id, history),
             progress,
             *extra_callbacks,
         ]
