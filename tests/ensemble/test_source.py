@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medseglab.ensemble.source import stack_repeats, study_choices, usable_children
+from medseglab.ensemble.source import study_choices
+from medseglab.tracking.repeats import finished_trainings as usable_children, stack_repeats
 
 IDS = np.array(["a", "b", "c"])
 GT = np.zeros((3, 4, 4), np.uint8)

@@ -65,7 +65,7 @@ def test_shape_mismatch_is_a_data_error():
 def test_find_prepared_by_study_data_hash(tmp_path):
     import json
 
-    from medseglab.stats.combined import find_prepared
+    from medseglab.tracking.repeats import find_prepared
 
     base = tmp_path / "data" / "prepared"
     for folder, digest in ((base / "skin", "aaa"), (tmp_path / "data" / "cache" / "skin-123", "bbb")):
@@ -74,5 +74,5 @@ def test_find_prepared_by_study_data_hash(tmp_path):
     params = {"datasets": {"skin": {"format": "synthetic"}}, "profiles": {"demo": {}}, "profile": "demo"}
     assert find_prepared("skin", params, data_hash="bbb", base=str(base)).name == "skin-123"
     assert find_prepared("skin", params, data_hash=None, base=str(base)) == base / "skin"
-    with pytest.raises(DataError, match="medseglab prepare --dataset skin"):
+    with pytest.raises(DataError, match="rerun `medseglab study`"):
         find_prepared("skin", params, data_hash="ccc", base=str(base))

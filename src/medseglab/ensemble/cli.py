@@ -88,25 +88,13 @@ def run_ensemble(args: argparse.Namespace) -> int:
     settings = _ensemble_settings(params)
 
     from medseglab import tracking
-    from medseglab.data import load_prepared, prepared_dir_for
+    from medseglab.tracking.repeats import load_study_data
     from medseglab.ensemble.report import log_to_study, write_reports
     from medseglab.ensemble.source import study_choices
 
     study = tracking.find_study(args.dataset, args.run_id, params)
     run_id = study.info.run_id
-    profile = study.data.tags.get(tracking.conventions.PROFILE)  # the masks of the study's own data
-    prepared_dir = Path(args.prepared) if args.prepared else prepared_dir_for(resolve(params, args.dataset, profile))
-    if not prepared_dir.is_dir():
-        raise UserError(f"{prepared_dir}: no prepared dataset; run `medseglab prepare --dataset {args.dataset}` "
-                        "with the study's config, or pass --prepared DIR")
-    prepared = load_prepared(prepared_dir)
-    study_hash = study.data.tags.get(tracking.conventions.DATA_HASH)
-    prepared_hash = (prepared.info or {}).get("content_hash")
-    if study_hash and prepared_hash and study_hash != prepared_hash:
-        raise UserError(
-            f"{prepared_dir} (content_hash {prepared_hash[:12]}) is not the data study {run_id} used "
-            f"({study_hash[:12]}); prepare the dataset with the study's config or pass --prepared DIR"
-        )
+    prepared = load_study_data(study, params, args.prepared)
     try:
         choices, notes = study_choices(
             tracking.study_children(run_id), tracking.load_probabilities, prepared.load_masks,
@@ -160,14 +148,14 @@ def run_predict(args: argparse.Namespace) -> int:
     from medseglab import tracking
     from medseglab.ensemble.predict import list_images, predict_folder
     from medseglab.ensemble.queue import QueueError, ReviewQueue
-    from medseglab.ensemble.source import usable_children
+    from medseglab.tracking.repeats import finished_trainings
     from medseglab.progress import bar
 
     list_images(args.images)  # a wrong folder fails before MLflow and TensorFlow load
     study = tracking.find_study(args.dataset, args.run_id, params)
     run_id = study.info.run_id
     children = tracking.study_children(run_id)
-    rows = usable_children(children, args.ratio, [args.split])
+    rows = finished_trainings(children, args.ratio, [args.split])
     runs = {init: rows.loc[rows["init"] == init, "run_id"].astype(str).tolist() for init in ("lmi", "tii")}
     if not runs["lmi"] or not runs["tii"]:
         have = sorted({(int(s), int(r)) for s, r in zip(children["split"], children["ratio"])})

@@ -15,54 +15,9 @@ import pandas as pd
 from medseglab.ensemble.algorithm import CANDIDATES, METRICS, candidate_maps, candidate_metrics, choice_table
 from medseglab.progress import bar
 from medseglab.stats.combine import combine_repeats
+from medseglab.tracking.repeats import INITS, finished_trainings, stack_repeats
 
-INITS = ("lmi", "tii")
-UNFINISHED = ("RUNNING", "SCHEDULED", "FAILED", "KILLED")  # MLflow run states without usable outputs
 CHUNK = 256  # images combined and scored at once: bounds float memory at paper scale
-
-
-def usable_children(children: pd.DataFrame, ratio: int, splits: Sequence[int] | None = None) -> pd.DataFrame:
-    """Finished LMI/TII trainings of one ratio (and the given splits) of ``tracking.study_children``."""
-    need = {"init", "split", "ratio", "repeat", "run_id"}
-    if not need <= set(children.columns):
-        raise ValueError(f"study children table lacks columns {sorted(need - set(children.columns))}")
-    rows = children[children["init"].isin(INITS) & (children["ratio"].astype(int) == int(ratio))]
-    if "status" in rows.columns:
-        # study/runs.csv says trained | resumed | skipped (all finished); the tag search gives MLflow's status
-        rows = rows[~rows["status"].fillna("FINISHED").astype(str).str.upper().isin(UNFINISHED)]
-    if splits is not None:
-        rows = rows[rows["split"].astype(int).isin([int(s) for s in splits])]
-    return rows.sort_values(["split", "init", "repeat"]).reset_index(drop=True)
-
-
-def stack_repeats(
-    run_ids: Sequence[str], load: Callable[[str], tuple[np.ndarray, np.ndarray]]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(image_ids, uint8 (R, N, H, W)) of several repeats, aligned on the first repeat's image order."""
-    ids0: np.ndarray | None = None
-    stacked: list[np.ndarray] = []
-    for run_id in run_ids:
-        ids, prob = load(run_id)
-        ids = np.asarray(ids).astype(str)
-        # uint8 keeps R x N maps in memory at paper scale; it is how probabilities.npz stores them.
-        prob8 = np.rint(np.clip(prob, 0.0, 1.0) * 255).astype(np.uint8) if prob.dtype != np.uint8 else prob
-        if ids0 is None:
-            ids0 = ids
-        elif not np.array_equal(ids, ids0):
-            if set(ids) != set(ids0):
-                raise ValueError(
-                    f"run {run_id} was tested on other images than run {run_ids[0]} "
-                    f"({len(set(ids) ^ set(ids0))} differ); repeats of one split must share a test set"
-                )
-            order = pd.Index(ids).get_indexer(ids0)
-            prob8 = prob8[order]
-        stacked.append(prob8)
-    if ids0 is None:
-        raise ValueError("no runs to stack")
-    shapes = {p.shape for p in stacked}
-    if len(shapes) != 1:
-        raise ValueError(f"repeats have different probability-map shapes {sorted(shapes)}")
-    return ids0, np.stack(stacked)
 
 
 def split_choices(
@@ -109,7 +64,7 @@ def study_choices(
     Returns (choices, notes); a note says which splits were skipped and why. Raises ValueError
     when no split has both inits.
     """
-    rows = usable_children(children, ratio, splits)
+    rows = finished_trainings(children, ratio, splits)
     notes: list[str] = []
     tables = []
     split_ids = sorted(rows["split"].astype(int).unique())

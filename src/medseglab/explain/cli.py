@@ -43,21 +43,11 @@ def run_explain(args: argparse.Namespace) -> int:
     settings = settings_from_params(params, args.dataset, _image_ids(args.image_ids))
 
     from medseglab import tracking
-    from medseglab.data import load_prepared, prepared_dir_for
+    from medseglab.tracking.repeats import load_study_data
 
     study = tracking.find_study(args.dataset, args.run_id, params)
     run_id = study.info.run_id
-    profile = study.data.tags.get(tracking.conventions.PROFILE)
-    prepared_dir = Path(args.prepared) if args.prepared else prepared_dir_for(resolve(params, args.dataset, profile))
-    if not prepared_dir.is_dir():
-        raise UserError(f"{prepared_dir}: no prepared dataset; run `medseglab prepare --dataset {args.dataset}` "
-                        "with the study's config, or pass --prepared DIR")
-    prepared = load_prepared(prepared_dir)
-    study_hash = study.data.tags.get(tracking.conventions.DATA_HASH)
-    prepared_hash = (prepared.info or {}).get("content_hash")
-    if study_hash and prepared_hash and study_hash != prepared_hash:
-        raise UserError(f"{prepared_dir} (content_hash {prepared_hash[:12]}) is not the data study {run_id} used "
-                        f"({study_hash[:12]}); prepare the dataset with the study's config or pass --prepared DIR")
+    prepared = load_study_data(study, params, args.prepared)
 
     choices_path = Path(args.ensemble) if args.ensemble else Path("reports") / args.dataset / "ensemble" / "choices.parquet"
     choices = pd.read_parquet(choices_path) if choices_path.is_file() else None

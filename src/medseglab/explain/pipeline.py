@@ -22,9 +22,8 @@ import numpy as np
 import pandas as pd
 
 from medseglab.progress import bar
+from medseglab.tracking.repeats import INITS, finished_trainings, stack_repeats
 
-INITS = ("lmi", "tii")
-UNFINISHED = ("RUNNING", "SCHEDULED", "FAILED", "KILLED")
 CLASSES = (0, 1)
 CHUNK = 32  # images whose float maps of every repeat are held at once (bounds memory at paper scale)
 FILES = {
@@ -123,13 +122,7 @@ def settings_from_params(params: dict, dataset: str, image_ids: Sequence[str] = 
 
 def pick_runs(children: pd.DataFrame, split: int | None, ratio: int) -> tuple[int, dict[str, list[str]]]:
     """The split to explain (default: the lowest with finished LMI and TII runs) and its run ids per init."""
-    need = {"init", "split", "ratio", "repeat", "run_id"}
-    if not need <= set(children.columns):
-        raise ValueError(f"study children table lacks columns {sorted(need - set(children.columns))}")
-    rows = children[children["init"].isin(INITS) & (children["ratio"].astype(int) == int(ratio))]
-    if "status" in rows.columns:
-        # study/runs.csv says trained / resumed / skipped (all finished); the MLflow fallback gives run statuses
-        rows = rows[~rows["status"].fillna("FINISHED").astype(str).str.upper().isin(UNFINISHED)]
+    rows = finished_trainings(children, ratio)
     complete = sorted(s for s, part in rows.groupby(rows["split"].astype(int)) if set(part["init"]) >= set(INITS))
     if not complete:
         raise ValueError(f"no split at ratio {ratio} has finished LMI and TII trainings")
@@ -139,22 +132,6 @@ def pick_runs(children: pd.DataFrame, split: int | None, ratio: int) -> tuple[in
         raise ValueError(f"split {split} at ratio {ratio} lacks finished LMI and TII trainings; splits with both: {complete}")
     part = rows[rows["split"].astype(int) == int(split)].sort_values("repeat")
     return int(split), {init: part.loc[part["init"] == init, "run_id"].astype(str).tolist() for init in INITS}
-
-
-def _stacked_probabilities(run_ids: Sequence[str], load) -> tuple[np.ndarray, np.ndarray]:
-    """(image_ids, float (R, N, H, W)) aligned on the first run's image order."""
-    first_ids, maps = None, []
-    for run_id in run_ids:
-        ids, prob = load(run_id)
-        ids = np.asarray(ids).astype(str)
-        if first_ids is None:
-            first_ids = ids
-        elif set(ids) != set(first_ids):
-            raise ValueError(f"run {run_id} was tested on other images than run {run_ids[0]}; repeats must share a test set")
-        else:
-            prob = np.asarray(prob)[pd.Index(ids).get_indexer(first_ids)]
-        maps.append(np.asarray(prob, np.float32))
-    return first_ids, np.stack(maps)
 
 
 def _dice(mask: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -216,7 +193,7 @@ def explain_study(
     split, runs = pick_runs(source.children, split, ratio)
     ids, masks, probs = None, {}, {}
     for init in INITS:
-        init_ids, stacked = _stacked_probabilities(runs[init], source.load_probabilities)
+        init_ids, stacked = stack_repeats(runs[init], source.load_probabilities)
         if ids is None:
             ids = init_ids
         elif set(init_ids) != set(ids):

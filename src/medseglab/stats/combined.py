@@ -17,6 +17,7 @@ import pandas as pd
 
 from medseglab.progress import bar
 from medseglab.stats.combine import combine_repeats
+from medseglab.tracking.repeats import find_prepared, stack_repeats
 
 MODEL_KEYS = ["dataset", "init", "split", "ratio"]
 COMBINED_REPEAT = -1
@@ -24,31 +25,6 @@ CHUNK_BYTES = 256 << 20  # bound the float32 stack of one chunk of images
 
 ProbLoader = Callable[[str], tuple[np.ndarray, np.ndarray]]
 MaskLoader = Callable[[str, np.ndarray], np.ndarray]
-
-
-def _aligned(run_ids: list[str], load_probs: ProbLoader) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, (R, N, H, W) stack) with every repeat's maps in the first repeat's image order."""
-    from medseglab.data.errors import DataError
-
-    ids0, stack = None, []
-    for run_id in run_ids:
-        ids, prob = load_probs(run_id)
-        ids = np.asarray(ids).astype(str)
-        if ids0 is None:
-            ids0 = ids
-        elif set(ids) != set(ids0):
-            raise DataError(
-                f"run {run_id}: its probabilities.npz covers other test images than run {run_ids[0]} "
-                f"({len(set(ids) ^ set(ids0))} differ); the repeats of one model must share a test set. "
-                "Re-run these trainings' evaluation"
-            )
-        elif not np.array_equal(ids, ids0):
-            prob = prob[pd.Index(ids).get_indexer(ids0)]
-        if stack and prob.shape[1:] != stack[0].shape[1:]:
-            raise DataError(f"run {run_id}: probability maps are {prob.shape[1:]}, run {run_ids[0]}'s {stack[0].shape[1:]}")
-        stack.append(prob)
-    dtype = np.uint8 if all(p.dtype == np.uint8 for p in stack) else np.float32
-    return ids0, np.stack([p.astype(dtype, copy=False) for p in stack])
 
 
 def combined_table(
@@ -74,7 +50,7 @@ def combined_table(
     parts = []
     for key, rows in bar(models, total=models.ngroups, desc="combine repeats", unit="model"):
         run_ids = list(dict.fromkeys(rows["run_id"].astype(str)))
-        ids, stack = _aligned(run_ids, load_probs)
+        ids, stack = stack_repeats(run_ids, load_probs)
         gt = np.asarray(load_masks(str(key[0]), ids))
         if gt.shape != stack.shape[1:]:
             raise DataError(
@@ -129,43 +105,9 @@ def mlflow_probability_loader(run_id: str) -> tuple[np.ndarray, np.ndarray]:
             return archive["image_ids"].astype(str), archive["prob"]
 
 
-def find_prepared(dataset: str, params: dict, profile: str | None = None, data_hash: str | None = None,
-                  base: str = "data/prepared") -> Path:
-    """The prepared dataset a study used: the one whose ``content_hash`` is the study's
-    ``medseglab.data_hash`` (when known), among the config's own folder, ``<base>/<dataset>`` and
-    the study caches ``<base>/../cache/<dataset>-*``."""
-    import json
-
-    from medseglab.config import ConfigError, resolve
-    from medseglab.data.errors import DataError
-    from medseglab.data.prepared import prepared_dir_for
-
-    candidates: list[Path] = []
-    try:
-        candidates.append(prepared_dir_for(resolve(params, dataset, profile), base))
-    except ConfigError:
-        pass  # a dataset the study declared on its command line: look in the usual places
-    candidates.append(Path(base) / dataset)
-    candidates += sorted((Path(base).parent / "cache").glob(f"{dataset}-*"))
-    seen = []
-    for folder in dict.fromkeys(candidates):
-        try:
-            info = json.loads((folder / "dataset.json").read_text())
-        except (OSError, ValueError):
-            continue
-        seen.append(f"{folder} ({str(info.get('content_hash'))[:12]})")
-        if data_hash is None or info.get("content_hash") == data_hash:
-            return folder
-    wanted = f"with content hash {data_hash[:12]}" if data_hash else ""
-    raise DataError(
-        f"{dataset}: no prepared dataset {wanted} for the ground-truth masks (looked at {seen or [str(c) for c in candidates]}); "
-        f"run `medseglab prepare --dataset {dataset}` with the study's profile, or use --level repeat_mean"
-    )
-
-
 def prepared_mask_loader(params: dict, profile: str | None = None, data_hash: str | None = None,
                          base: str = "data/prepared") -> MaskLoader:
-    """Masks from the prepared dataset the study used (see :func:`find_prepared`)."""
+    """Masks from the prepared dataset the study used (``tracking.repeats.find_prepared``)."""
     from medseglab.data.prepared import load_prepared
 
     cache: dict[str, object] = {}
