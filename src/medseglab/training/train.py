@@ -170,7 +170,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
 
     from medseglab.models import build_vgg_unet, compile_model
     from medseglab.training.callbacks import HistoryRecorder, MlflowEpochLogger, ProgressBar, log_epoch
-    from medseglab.training.checkpoint import CheckpointCallback, read_state, restore_into
+    from medseglab.training.checkpoint import CheckpointCallback, restore_into
     from medseglab.training.evaluate import per_image_table, predict_probabilities
     from medseglab.training.feeding import make_batches
     from medseglab.training.validation import split_validation
