@@ -44,6 +44,8 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
                     "MLflow runs under one parent; writes results/<dataset>/per_image.parquet and study.json.",
     )
     _data_args(s)
+    s.add_argument("--analyze", action="store_true",
+                   help="then run `stats`, `ensemble` and `explain` on this study (what `mlflow run .` does)")
     s.set_defaults(func=run_study_cli)
 
 
@@ -94,4 +96,25 @@ def run_study_cli(args) -> int:
         if key.startswith("dice_"):
             print(f"  {key} = {value:.4f}")
     sys.stdout.flush()
+    if args.analyze:
+        return analyze(args, result.parent_run_id)
+    return 0
+
+
+ANALYSES = ("stats", "ensemble", "explain")  # each reads the finished study and logs to its parent run
+
+
+def analyze(args, parent_run_id: str) -> int:
+    """The study's statistics, Algorithm 1 and explanations, in this process (no new TensorFlow import)."""
+    from medseglab.cli import main
+
+    common = ["--dataset", args.dataset, "--run-id", parent_run_id, "--params", args.params]
+    for item in args.overrides:
+        common += ["--set", item]
+    for stage in ANALYSES:
+        print(f"--- medseglab {stage} --dataset {args.dataset} --run-id {parent_run_id}", flush=True)
+        code = main([stage, *common])
+        if code:
+            print(f"medseglab {stage} failed (exit {code}); the study itself is finished and recorded", file=sys.stderr)
+            return code
     return 0
