@@ -143,14 +143,17 @@ def find_study(dataset: str, run_id: str | None = None, params: dict | None = No
     return runs[0]
 
 
-def _download(run_id: str, path: str, dst: str | None = None) -> Path:
-    dst = dst or tempfile.mkdtemp(prefix="medseglab-")
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=dst))
+def _read_artifact(run_id: str, path: str, read):
+    """``read(local_path)`` of one run artifact, downloaded into a temporary folder that is then removed
+    (a study reads hundreds of artifacts: none may pile up in /tmp)."""
+    with tempfile.TemporaryDirectory(prefix="medseglab-") as dst:
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=dst)
+        return read(Path(local))
 
 
 def study_table(run_id: str) -> pd.DataFrame:
     """The per-image table of a study (all its trainings), from the parent's artifact."""
-    return pd.read_parquet(_download(run_id, "study/per_image.parquet"))
+    return _read_artifact(run_id, "study/per_image.parquet", pd.read_parquet)
 
 
 def study_children(run_id: str) -> pd.DataFrame:
@@ -159,7 +162,7 @@ def study_children(run_id: str) -> pd.DataFrame:
     Reads ``study/runs.csv`` when the study has finished; else searches child runs by tag."""
     client = MlflowClient()
     try:
-        return pd.read_csv(_download(run_id, "study/runs.csv"), dtype={"run_id": str})
+        return _read_artifact(run_id, "study/runs.csv", lambda p: pd.read_csv(p, dtype={"run_id": str}))
     except Exception:  # noqa: BLE001 - artifact absent while the study runs: fall back to tags
         pass
     parent = client.get_run(run_id)
@@ -179,14 +182,14 @@ def study_children(run_id: str) -> pd.DataFrame:
 
 def training_table(run_id: str) -> pd.DataFrame:
     """The per-image table of one training."""
-    return pd.read_parquet(_download(run_id, "evaluation/per_image.parquet"))
+    return _read_artifact(run_id, "evaluation/per_image.parquet", pd.read_parquet)
 
 
 def load_probabilities(run_id: str) -> tuple[np.ndarray, np.ndarray]:
     """(image_ids, class-1 probability float32 N x H x W in [0, 1]) of one training's test set."""
     from medseglab.evaluation.probabilities import load_probabilities as load
 
-    return load(_download(run_id, "evaluation/probabilities.npz"))
+    return _read_artifact(run_id, "evaluation/probabilities.npz", load)
 
 
 def load_model(run_id: str):
