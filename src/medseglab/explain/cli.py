@@ -17,7 +17,7 @@ def register(subparsers, common) -> None:
     p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
     p.add_argument("--image-ids", default=None,
                    help="comma-separated test image ids to show besides best/worst/median (default params explain.image_ids)")
-    p.add_argument("--split", type=int, default=None, help="which 80:20 set (default: the lowest with LMI and TII runs)")
+    p.add_argument("--split", type=int, default=None, help="which 80:20 set (default: the one `medseglab stats` chose (Table S1), else the lowest with LMI and TII runs)")
     p.add_argument("--ratio", type=int, default=80, help="train %% of the set (default 80)")
     p.add_argument("--prepared", default=None, help="prepared dataset folder (default: the study's own data)")
     p.add_argument("--ensemble", default=None,
@@ -61,7 +61,7 @@ def run_explain(args: argparse.Namespace) -> int:
     )
     out_dir = Path(args.out or Path("reports") / args.dataset / "explain")
     try:
-        summary = explain_study(source, out_dir, settings, dataset=args.dataset, split=args.split, ratio=args.ratio)
+        summary = explain_study(source, out_dir, settings, dataset=args.dataset, split=_split(args, study), ratio=args.ratio)
     except ValueError as exc:
         raise UserError(f"study {run_id}: {exc}") from exc
     if not args.no_log:
@@ -77,3 +77,15 @@ def run_explain(args: argparse.Namespace) -> int:
     print(f"wrote {out_dir}/" + "{" + ",".join(FILES) + "}"
           + ("" if args.no_log else f" and logged them to run {run_id} under {ARTIFACT_DIR}/"))
     return 0
+
+
+def _split(args, study) -> int | None:
+    """The split to explain: --split, else the Table S1 choice that `medseglab stats` logged on the study."""
+    if args.split is not None:
+        return args.split
+    chosen = study.data.metrics.get("stats.chosen_split")
+    if chosen is not None and args.ratio == 80:
+        print(f"explaining split {int(chosen)}: the 80:20 set `medseglab stats` chose (Table S1)")
+        return int(chosen)
+    return None
+
