@@ -7,16 +7,6 @@ import shutil
 import pytest
 
 
-@pytest.fixture(scope="session")
-def mlflow_db_template(tmp_path_factory):
-    """An empty MLflow sqlite database, created once: creating one runs MLflow's migrations (seconds)."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
     monkeypatch.setenv("MEDSEGLAB_NO_PROGRESS", "1")
