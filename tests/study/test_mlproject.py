@@ -22,9 +22,14 @@ def test_mlproject_entry_points_render_medseglab_commands():
     assert set(project._entry_points) >= {"main", "train", "prepare", "split"}
     main = project.get_entry_point("main")
     assert {p: main.parameters[p].default for p in main.parameters} == {
-        "dataset": "skin", "profile": "demo", "source": "", "format": ""}
+        "dataset": "skin", "profile": "demo", "source": "", "format": "", "analyze": "true"}
     command = main.compute_command({"dataset": "kidney"}, storage_dir=None)
     assert " study --dataset kidney --profile demo --source '' --format ''" in command
+    for analyze, flag in (("true", "--analyze"), ("false", "")):
+        command = main.compute_command({"dataset": "kidney", "analyze": analyze}, storage_dir=None)
+        tail = command[command.index("--format"):]
+        shown = subprocess.run(["bash", "-c", f"echo {tail}"], capture_output=True, text=True, check=True).stdout
+        assert shown.split() == ["--format", *([flag] if flag else [])], (analyze, shown)
     train = project.get_entry_point("train")
     assert set(train.parameters) == {"dataset", "init", "split", "ratio", "repeat", "profile", "source", "format"}
     command = train.compute_command({"init": "lmi", "split": "1", "ratio": "60", "repeat": "2"}, storage_dir=None)
