@@ -21,9 +21,15 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+def _finish(fig, title: str, path: str | Path) -> Path:
+    """Title the figure, write it atomically as PNG and free it (even when saving fails)."""
+    path = Path(path)
+    fig.suptitle(title, y=1.04)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    finally:
+        _pyplot().close(fig)
     return path
 
 
@@ -52,11 +58,7 @@ def distributions(values: pd.DataFrame, metrics, title: str, path: str | Path) -
         ax.set_xticks([1, 2], labels)
         ax.set_title(METRIC_NAMES.get(metric, metric))
         ax.set_ylim(top=1.02)
-    fig.suptitle(title, y=1.04)
-    try:
-        return _save(fig, Path(path))
-    finally:
-        plt.close(fig)
+    return _finish(fig, title, path)
 
 
 def delta_histograms(deltas: pd.DataFrame, metrics, title: str, path: str | Path) -> Path:
@@ -72,11 +74,7 @@ def delta_histograms(deltas: pd.DataFrame, metrics, title: str, path: str | Path
             ax.axvline(0, color="k", lw=0.8)
             ax.set_xlabel(f">0: {np.mean(d > 0):.0%}  =0: {np.mean(d == 0):.0%}  <0: {np.mean(d < 0):.0%}", fontsize=8)
         ax.set_title(f"Δ {METRIC_NAMES.get(metric, metric)} (TII - LMI)", fontsize=9)
-    fig.suptitle(title, y=1.04)
-    try:
-        return _save(fig, Path(path))
-    finally:
-        plt.close(fig)
+    return _finish(fig, title, path)
 
 
 def depletion(curve: pd.DataFrame, metrics, title: str, path: str | Path) -> Path:
@@ -97,8 +95,4 @@ def depletion(curve: pd.DataFrame, metrics, title: str, path: str | Path) -> Pat
         ax.set_title(f"median {METRIC_NAMES.get(metric, metric)}")
         if metric == "dice":
             ax.legend(fontsize=7)
-    fig.suptitle(title, y=1.04)
-    try:
-        return _save(fig, Path(path))
-    finally:
-        plt.close(fig)
+    return _finish(fig, title, path)
