@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from medseglab.errors import UserError  # noqa: F401  (also re-exported for old imports)
+
 # Stage order follows the life of an image: data -> splits -> training -> study -> ... -> dashboard.
 STAGE_MODULES = (
     "medseglab.data.cli",
@@ -22,8 +24,6 @@ STAGE_MODULES = (
 )
 
 
-class UserError(Exception):
-    """An error the user can fix; printed without a traceback."""
 
 
 def common_parser() -> argparse.ArgumentParser:
@@ -52,25 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from medseglab.config import ConfigError
-
-    types: list[type[BaseException]] = [UserError, ConfigError]
-    try:
-        from medseglab.data.errors import DataError
-
-        types.append(DataError)
-    except ImportError:
-        pass
-    return tuple(types)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         result = args.func(args)
-    except _user_error_types() as exc:
+    except UserError as exc:
         print(f"medseglab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,12 +10,12 @@ from typing import Any, Iterable
 
 import yaml
 
+from medseglab.errors import ConfigError
+
 DEFAULT_PARAMS = Path("params.yaml")
 PROFILE_KEYS = ("image_size", "epochs", "max_images", "batch_size", "splits", "repeats", "inits", "ratios")
 
 
-class ConfigError(ValueError):
-    """A params.yaml value or override is wrong; the message names the key and the fix."""
 
 
 def load_params(path: str | Path = DEFAULT_PARAMS, overrides: Iterable[str] = ()) -> dict:
@@ -36,7 +36,7 @@ def apply_overrides(params: dict, overrides: Iterable[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not key=value (e.g. train.batch_size=4)")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else None
+        value = _override_value(key.strip(), raw)
         node = params
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -46,6 +46,20 @@ def apply_overrides(params: dict, overrides: Iterable[str]) -> dict:
             node = child
         node[parts[-1]] = value
     return params
+
+
+def _override_value(key: str, raw: str):
+    """The YAML value of ``--set key=raw``; bad YAML is a one-line ConfigError naming the key."""
+    if raw == "":
+        return None
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise ConfigError(
+            f"--set {key}={raw}: the value is not valid YAML ({problem}); quote it as a string or fix the "
+            "brackets, e.g. --set 'train.image_size=[64, 64]'"
+        ) from None
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:

@@ -1,7 +1,5 @@
-"""The one error type for bad input data: the message names the file or value and the fix."""
+"""Kept for imports: the data error lives in :mod:`medseglab.errors` with the others."""
 
-from __future__ import annotations
+from medseglab.errors import DataError
 
-
-class DataError(ValueError):
-    """Input data is missing, unreadable or malformed; the message says which file and how to fix it."""
+__all__ = ["DataError"]

@@ -80,7 +80,7 @@ def _ensemble_settings(params: dict) -> dict:
 
 
 def run_ensemble(args: argparse.Namespace) -> int:
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.config import load_params, resolve
 
     params = load_params(args.params, args.overrides)
@@ -136,7 +136,7 @@ def _queue_path(args: argparse.Namespace, params: dict) -> Path:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.config import load_params, resolve
 
     params = load_params(args.params, args.overrides)
@@ -221,7 +221,7 @@ def run_review_list(args: argparse.Namespace) -> int:
 
 
 def run_review_accept(args: argparse.Namespace) -> int:
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.config import load_params
     from medseglab.ensemble.queue import QueueError, ReviewQueue
 

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from medseglab.ensemble.algorithm import CANDIDATES
+from medseglab.errors import QueueError
 
 STATUSES = ("pending", "accepted", "retrain")
 PROXIES = ("fp", "fn")
@@ -63,8 +64,6 @@ CREATE TABLE IF NOT EXISTS review_decisions (
 """
 
 
-class QueueError(Exception):
-    """A review-queue request that cannot be done as asked (unknown image, already decided, ...)."""
 
 
 def now() -> str:

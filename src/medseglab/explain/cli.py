@@ -34,7 +34,7 @@ def _image_ids(text: str | None) -> tuple[str, ...]:
 def run_explain(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.config import load_params, resolve
     from medseglab.explain.pipeline import FILES, StudySource, explain_study, settings_from_params
 

@@ -53,7 +53,7 @@ def _note(message: str) -> None:
 def _read_table(path: Path):
     import pandas as pd
 
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
 
     if not path.is_file():
         raise UserError(f"{path}: no such per-image table; run the study first (medseglab study) or pass --table PATH")
@@ -65,7 +65,7 @@ def _read_table(path: Path):
 
 def _combined_or_none(table, level: str, params: dict, profile: str | None, options, parent_run_id: str | None = None):
     """The combined outputs' table when ``level`` asks for it (auto: when the inputs are there)."""
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.data.errors import DataError
     from medseglab.stats.combined import combined_table, mlflow_probability_loader, prepared_mask_loader
 
@@ -158,7 +158,7 @@ def run_stats(args) -> int:
 
 
 def run_report(args) -> int:
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.config import load_params
     from medseglab.stats.summary import StatsOptions
 

@@ -101,7 +101,7 @@ def write_report(
     make_plots: bool = True,
 ) -> Report:
     """Compute the statistics of one dataset's study and write the report folder (see module doc)."""
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
 
     if dataset is not None:
         per_repeat = per_repeat.loc[per_repeat["dataset"] == dataset]

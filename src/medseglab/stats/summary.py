@@ -86,7 +86,7 @@ class StatsOptions:
 
 
 def check_table(table: pd.DataFrame, metrics: Sequence[str], source: str = "per-image table") -> None:
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
 
     missing = [c for c in (*REQUIRED, *metrics) if c not in table.columns]
     if missing:

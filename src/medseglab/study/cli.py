@@ -60,7 +60,7 @@ def run_train(args) -> int:
     cfg = study_config(params, args.dataset, args.profile, args.source, args.format)
     key = TrainingKey.make(args.dataset, blank(args.init) or "", args.split, args.ratio, args.repeat)
     if key.init not in ("tii", "lmi"):
-        from medseglab.cli import UserError
+        from medseglab.errors import UserError
 
         raise UserError(f"--init {args.init!r}: use tii or lmi")
     prepared = ensure_prepared_dataset(cfg)

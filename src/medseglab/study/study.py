@@ -122,7 +122,7 @@ def _open_parent(client, experiment_id: str, cfg: dict, hashes: dict, launcher) 
     else:
         found = find_study_parent(client, experiment_id, cfg["name"], hashes[C.CONFIG_HASH])
         if found is not None and is_alive(found):
-            from medseglab.cli import UserError
+            from medseglab.errors import UserError
 
             raise UserError(f"study run {found.info.run_id} of this config is running in process "
                             f"{found.data.tags.get(C.PID)}; wait for it or stop it and launch again")

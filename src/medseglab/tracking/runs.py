@@ -19,7 +19,7 @@ UNFINISHED = ("RUNNING", "FAILED", "KILLED", "SCHEDULED")
 
 
 def _user_error(message: str) -> Exception:
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
 
     return UserError(message)
 

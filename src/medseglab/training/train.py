@@ -78,7 +78,7 @@ def train_one(cfg: dict, key, prepared, splits: pd.DataFrame, *, tracking: Track
     ratio, repeat); prepared: a `PreparedDataset`; splits: the split table. ``callbacks`` are extra
     Keras callbacks (run after the checkpoint is saved each epoch).
     """
-    from medseglab.cli import UserError
+    from medseglab.errors import UserError
     from medseglab.splits.store import splits_hash, train_test_ids
     from medseglab.tracking.runs import find_trainings, is_alive
 
