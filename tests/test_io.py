@@ -36,3 +36,41 @@ def test_sha256_file_matches_bytes(tmp_path):
     path = tmp_path / "x.bin"
     path.write_bytes(b"abc" * 1000)
     assert sha256_file(path, chunk=7) == sha256_bytes(b"abc" * 1000)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o002])
+def test_atomic_writes_end_with_the_umask_permissions(tmp_path, mask):
+    """mkstemp/mkdtemp make 0600/0700; outputs must read like plain writes (issue: 0600 everywhere)."""
+    import os
+
+    old = os.umask(mask)
+    try:
+        write_parquet(tmp_path / "t.parquet", pd.DataFrame({"a": [1]}))
+        with atomic_dir(tmp_path / "prepared") as tmp:
+            (tmp / "x.txt").write_text("x")
+        plain_file = tmp_path / "plain.txt"
+        plain_file.write_text("p")
+        plain_dir = tmp_path / "plain"
+        plain_dir.mkdir()
+    finally:
+        os.umask(old)
+    mode = lambda p: p.stat().st_mode & 0o777  # noqa: E731
+    assert mode(tmp_path / "t.parquet") == mode(plain_file) == 0o666 & ~mask
+    assert mode(tmp_path / "prepared") == mode(plain_dir) == 0o777 & ~mask
+
+
+def test_atomic_path_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    target = tmp_path / "report.json"
+    target.write_text("{}")
+    target.chmod(0o640)
+    with atomic_path(target) as tmp:
+        tmp.write_text("{\"a\": 1}")
+    assert target.stat().st_mode & 0o777 == 0o640
+
+
+def test_temp_dir_is_not_private(tmp_path):
+    from medseglab.io import temp_dir, umask
+
+    with temp_dir(dir=tmp_path) as tmp:
+        assert tmp.stat().st_mode & 0o777 == 0o777 & ~umask()
+    assert not tmp.exists()

@@ -1,4 +1,9 @@
-"""Atomic writes: a reader never sees a half-written file, and a failed write leaves the old one."""
+"""Atomic writes: a reader never sees a half-written file, and a failed write leaves the old one.
+
+Temporary names come from ``tempfile``, which creates files 0600 and folders 0700; every output
+ends with the permissions a plain write would have given it (the umask's, or the replaced file's),
+so a teammate or a web server on the same machine can read what a stage wrote.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,39 @@ from pathlib import Path
 from typing import Iterator
 
 
+def umask() -> int:
+    """The process umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    old = os.umask(0o022)  # elsewhere: read it by setting it, then put it back at once
+    os.umask(old)
+    return old
+
+
+def plain_permissions(path: str | os.PathLike, like: str | os.PathLike | None = None) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have: ``like``'s mode when that exists
+    (a replaced file keeps its mode), else 0666/0777 less the umask."""
+    path = Path(path)
+    if like is not None and os.path.lexists(like):
+        mode = os.stat(like).st_mode & 0o7777
+    else:
+        mode = (0o777 if path.is_dir() else 0o666) & ~umask()
+    os.chmod(path, mode)
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str = "medseglab-", dir: str | os.PathLike | None = None) -> Iterator[Path]:
+    """A temporary folder (removed afterwards) with plain permissions: what is staged in it and then
+    copied elsewhere (MLflow's ``log_artifacts`` copies modes) is not left private."""
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=dir) as tmp:
+        plain_permissions(tmp)
+        yield Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` only if the block succeeds."""
@@ -22,6 +60,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            plain_permissions(tmp_path, like=target)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -36,6 +76,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp
+        plain_permissions(tmp, like=target if target.is_dir() else None)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
