@@ -97,11 +97,21 @@ def read_rgb(path: Path, draft_size: tuple[int, int] | None = None) -> tuple[Ima
 
 
 def read_label_map(path: Path) -> np.ndarray:
-    """A mask / label-map file as a 2-D integer array (values untouched)."""
+    """A mask / label-map file as a 2-D integer array (values untouched): the mask policy of docs/DATA.md.
+
+    - palette ("P") masks give their palette *indices*, never the colours (label PNGs store the
+      class as the index; a palette's transparency belongs to an index and is ignored);
+    - 16-bit ("I;16") and 32-bit masks give their integer values as stored (no rescaling);
+    - an alpha channel must be fully opaque: a lesion drawn only in alpha would otherwise become
+      an empty mask, so a transparent mask is refused with how to flatten it.
+    """
     image, _ = _open(path, "mask")
     if image.mode == "1":
         return np.asarray(image, dtype=np.uint8)
     arr = np.asarray(image)
+    if "A" in image.getbands():  # LA, PA, RGBA: alpha is the last band
+        _require_opaque(arr[..., -1], path)
+        arr = arr[..., :-1] if arr.shape[2] > 2 else arr[..., 0]
     if arr.ndim == 3:
         channels = arr[..., :3] if arr.shape[2] >= 3 else arr[..., :1]
         if not (channels == channels[..., :1]).all():
@@ -113,8 +123,25 @@ def read_label_map(path: Path) -> np.ndarray:
     return arr
 
 
+def _require_opaque(alpha: np.ndarray, path: Path) -> None:
+    """Refuse a mask whose alpha channel is not 255 everywhere: colours or alpha, which is the mask?"""
+    clear = int((alpha != 255).sum())
+    if clear:
+        raise DataError(
+            f"{path}: the mask has a transparency (alpha) channel that is not opaque ({clear} of {alpha.size} "
+            "pixels), so it is ambiguous whether the target is in the colours or in the alpha channel; "
+            "flatten it to a single-channel PNG: target drawn in alpha -> "
+            f"python -c \"from PIL import Image; Image.open('{path}').getchannel('A').save('{path}')\"; "
+            f"target in the colours -> magick '{path}' -alpha off -colorspace gray '{path}'"
+        )
+
+
 def binary_mask(arr: np.ndarray, path: Path | str) -> np.ndarray:
-    """{0,1} or {0,255} -> uint8 {0,1}; anything else is refused with the values found."""
+    """{0,1} or {0,255} -> uint8 {0,1}; anything else is refused with the values found.
+
+    Only these two encodings are unambiguous; any other (16-bit 0/65535, JPEG noise, several
+    classes) needs the user's threshold, so it is refused rather than guessed.
+    """
     values = np.unique(arr)
     if set(values.tolist()) <= {0, 1}:
         return arr.astype(np.uint8)
