@@ -74,3 +74,56 @@ def test_temp_dir_is_not_private(tmp_path):
     with temp_dir(dir=tmp_path) as tmp:
         assert tmp.stat().st_mode & 0o777 == 0o777 & ~umask()
     assert not tmp.exists()
+
+
+def _fake_temp(parent, name, writer, tag="abc123"):
+    """A temporary folder as an atomic_dir killed mid-write leaves it."""
+    import json
+
+    from medseglab.io import WRITER_FILE
+
+    folder = parent / f".{name}.{tag}.tmp"
+    (folder / "images").mkdir(parents=True)
+    if writer is not None:
+        (folder / WRITER_FILE).write_text(json.dumps({"target": name, **writer}))
+    return folder
+
+
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temp_of_a_dead_writer_is_removed_and_a_live_ones_kept(tmp_path):
+    from medseglab.procs import identity
+
+    me = identity()
+    dead = _fake_temp(tmp_path, "skin", {**me, "pid": str(dead_pid())})
+    alive = _fake_temp(tmp_path, "skin", me, "live")
+    other_host = _fake_temp(tmp_path, "skin", {**me, "pid": str(dead_pid()), "host": "elsewhere"}, "remote")
+    unknown = _fake_temp(tmp_path, "skin", None, "legacy")
+    other_target = _fake_temp(tmp_path, "skin.v2", {**me, "pid": str(dead_pid())})
+    with atomic_dir(tmp_path / "skin") as tmp:
+        (tmp / "a.txt").write_text("1")
+    assert not dead.exists()
+    assert alive.exists() and other_host.exists() and unknown.exists() and other_target.exists()
+    assert sorted(p.name for p in (tmp_path / "skin").iterdir()) == ["a.txt"]  # the writer record is not kept
+
+
+def test_a_killed_atomic_dir_leaves_a_temp_the_next_write_removes(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from medseglab.io import atomic_dir\n"
+            "with atomic_dir(sys.argv[1]) as tmp:\n"
+            "    (tmp / 'half.txt').write_text('x'); os._exit(9)\n")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "prepared")], check=False)
+    left = [p.name for p in tmp_path.iterdir()]
+    assert len(left) == 1 and left[0].startswith(".prepared.") and left[0].endswith(".tmp")
+    with atomic_dir(tmp_path / "prepared") as tmp:
+        (tmp / "whole.txt").write_text("y")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prepared"]

@@ -8,6 +8,7 @@ so a teammate or a web server on the same machine can read what a stage wrote.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -15,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from medseglab.procs import identity, writer_alive
 
 
 def umask() -> int:
@@ -68,14 +71,49 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+# Inside an atomic_dir temporary folder while it is written: who writes it (removed before the rename).
+WRITER_FILE = ".medseglab-writer.json"
+
+
+def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
+    """Remove the ``.<target name>.*.tmp`` folders beside ``target`` whose writer is dead.
+
+    A writer killed mid-write (a ``prepare`` stopped with kill -9) leaves its temporary folder
+    forever; the next write of the same target removes it. A folder without a readable writer
+    record (another tool's, or one from before the record existed) or of a live writer, or one
+    written on another host, is kept. Returns the removed folders.
+    """
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    removed = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            writer = json.loads((path / WRITER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(writer, dict) or writer.get("target") != target.name or writer_alive(writer):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary directory beside ``target``; it replaces ``target`` only if the block succeeds."""
+    """Yield a temporary directory beside ``target``; it replaces ``target`` only if the block succeeds.
+
+    The temporary folder records its writer (``WRITER_FILE``) so that a later write of the same
+    target can remove it if this process is killed before it cleans up (``remove_stale_temps``).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        (tmp / WRITER_FILE).write_text(json.dumps({"target": target.name, **identity()}))
         yield tmp
+        (tmp / WRITER_FILE).unlink(missing_ok=True)
         plain_permissions(tmp, like=target if target.is_dir() else None)
         if target.exists():
             old = target.with_name(f".{target.name}.old")
