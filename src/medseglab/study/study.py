@@ -50,7 +50,7 @@ def run_study(params: dict, dataset: str, profile: str | None = None, source: st
     """
     from medseglab.study.inputs import ensure_prepared_dataset, ensure_splits, grid, study_config
     from medseglab.study.launcher import link
-    from medseglab.training.train import Tracking
+    from medseglab.tracking.session import Tracking
 
     cfg = study_config(params, dataset, profile, source, format)
     prepared = ensure_prepared_dataset(cfg)
@@ -78,7 +78,7 @@ def run_study(params: dict, dataset: str, profile: str | None = None, source: st
                 progress.set_postfix_str(key.name)
                 extra = tuple(callbacks_for(key)) if callbacks_for else ()
                 result = train_one(cfg, key, prepared, splits, tracking=tracking, callbacks=extra)
-                table = result.table if result.table is not None else training_table(result.run_id)
+                table = result.table if result.table is not None else training_table(result.run_id, uri=tracking.uri)
                 tables.append(table)
                 rows.append({"dataset": key.dataset, "init": key.init, "split": key.split, "ratio": key.ratio,
                              "repeat": key.repeat, "key": key.name, "run_id": result.run_id, "status": result.status})
@@ -87,8 +87,8 @@ def run_study(params: dict, dataset: str, profile: str | None = None, source: st
         table = pd.concat(tables, ignore_index=True)
         runs = pd.DataFrame(rows, columns=RUNS_COLUMNS)
         summary = study_summary(table)
-        results_dir = _write_outputs(client, parent_id, tracking.experiment_id, cfg, study_hash, table, runs,
-                                     summary, Path(results_base), splits_dir)
+        results_dir = _write_outputs(client, tracking.uri, parent_id, tracking.experiment_id, cfg, study_hash, table,
+                                     runs, summary, Path(results_base), splits_dir)
         client.log_batch(parent_id, metrics=_metrics(summary))
         if launcher is not None and launcher.run_id != parent_id:
             client.log_batch(launcher.run_id, metrics=_metrics(summary))
@@ -164,10 +164,8 @@ def _metrics(summary: dict):
     return [Metric(k, float(v), now, 0) for k, v in summary.items() if not math.isnan(float(v))]
 
 
-def _write_outputs(client, parent_id, experiment_id, cfg, study_hash, table, runs, summary, results_base: Path,
+def _write_outputs(client, uri, parent_id, experiment_id, cfg, study_hash, table, runs, summary, results_base: Path,
                    splits_dir: Path) -> Path:
-    import mlflow
-
     with tempfile.TemporaryDirectory() as tmp:
         write_parquet(Path(tmp) / "per_image.parquet", table)
         write_csv(Path(tmp) / "runs.csv", runs)
@@ -178,7 +176,7 @@ def _write_outputs(client, parent_id, experiment_id, cfg, study_hash, table, run
         "parent_run_id": parent_id,
         "experiment_id": experiment_id,
         "experiment_name": C.experiment_name(cfg["name"]),
-        "tracking_uri": mlflow.get_tracking_uri(),
+        "tracking_uri": uri,
         "profile": cfg["profile"],
         "config_hash": study_hash,
         "dataset": cfg["name"],

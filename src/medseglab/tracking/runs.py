@@ -11,11 +11,17 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.entities import Run, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from medseglab.tracking import conventions as C
+from medseglab.tracking.store import check_writable, file_path, open_client
+
+__all__ = ["open_client"]  # re-exported here for older imports; the factory lives in tracking.store
 
 UNFINISHED = ("RUNNING", "FAILED", "KILLED", "SCHEDULED")
+# Runs fetched per search request; every search pages through all of them (a test lowers it).
+PAGE_SIZE = 1000
 
 
 def _user_error(message: str) -> Exception:
@@ -24,35 +30,57 @@ def _user_error(message: str) -> Exception:
     return UserError(message)
 
 
-def open_client(params: dict | None = None) -> MlflowClient:
-    """Point MLflow at the project's tracking URI and return a client for it."""
-    uri = C.tracking_uri(params)
-    mlflow.set_tracking_uri(uri)
-    return MlflowClient(tracking_uri=uri)
+def _client(uri: str | None) -> MlflowClient:
+    """A client of ``uri``, default the project's (``MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``)."""
+    return open_client(uri=uri)
 
 
-def ensure_experiment(client: MlflowClient, dataset: str, params: dict | None = None) -> str:
+def ensure_experiment(client: MlflowClient, dataset: str, params: dict | None = None, *,
+                      for_writing: bool = False) -> str:
     """The id of experiment ``medseglab/<dataset>``; created with artifacts in ``<root>/<dataset>``.
 
     The artifact root (params ``tracking.artifact_root``, default ``mlartifacts``) is resolved
     against the current directory once, at creation, and stored as an absolute file URI.
+    Processes that create it at the same time all get the one experiment. ``for_writing``: also
+    check that a local artifact location can be written (TrackingError naming the folder if not).
     """
     name = C.experiment_name(dataset)
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        if exp.lifecycle_stage == "deleted":
-            client.restore_experiment(exp.experiment_id)
-        return exp.experiment_id
-    root = Path(C.artifact_root(params))
-    location = (root / dataset).resolve().as_uri() if "://" not in str(root) else f"{root}/{dataset}"
-    return client.create_experiment(name, artifact_location=location)
+    if exp is None:
+        root = Path(C.artifact_root(params))
+        location = (root / dataset).resolve().as_uri() if "://" not in str(root) else f"{root}/{dataset}"
+        if for_writing:
+            check_writable(location)
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except MlflowException:
+            exp = client.get_experiment_by_name(name)  # another process created it meanwhile
+            if exp is None:
+                raise
+    if exp.lifecycle_stage == "deleted":
+        client.restore_experiment(exp.experiment_id)
+    if for_writing:
+        check_writable(exp.artifact_location)
+    return exp.experiment_id
+
+
+def search_all(client: MlflowClient, experiment_ids: list[str], filter_string: str = "",
+               order_by: list[str] | None = None) -> list[Run]:
+    """Every run matching ``filter_string``, fetched ``PAGE_SIZE`` at a time through all pages
+    (one ``search_runs`` call stops at its ``max_results``; a paper study has more runs)."""
+    runs: list[Run] = []
+    token = None
+    while True:
+        page = client.search_runs(experiment_ids, filter_string=filter_string, order_by=order_by,
+                                  max_results=PAGE_SIZE, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
 
 
 def _search(client: MlflowClient, experiment_id: str, tags: dict) -> list[Run]:
-    return client.search_runs(
-        [experiment_id], filter_string=C.tag_filter(tags), order_by=["attributes.start_time DESC"],
-        max_results=1000,
-    )
+    return search_all(client, [experiment_id], C.tag_filter(tags), ["attributes.start_time DESC"])
 
 
 def find_trainings(
@@ -118,12 +146,37 @@ def mark_dead(client: MlflowClient, run: Run) -> None:
         client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.KILLED))
 
 
-# --- reading studies: the API other packages use ------------------------------------------
+# --- reading studies: the API other packages (and the dashboard) use ---------------------
+# Every reader takes ``uri`` (default: ``MLFLOW_TRACKING_URI`` or params' ``tracking.uri`` default).
 
 
-def find_study(dataset: str, run_id: str | None = None, params: dict | None = None) -> Run:
+def get_run(run_id: str, *, uri: str | None = None) -> Run:
+    """One run (info, params, metrics, tags); TrackingError-free: MLflow's error names a missing id."""
+    return _client(uri).get_run(run_id)
+
+
+def list_datasets(*, uri: str | None = None) -> list[str]:
+    """The datasets that have a ``medseglab/<dataset>`` experiment, sorted."""
+    prefix = C.experiment_name("")
+    exps = _client(uri).search_experiments(filter_string=f"name LIKE '{prefix}%'")
+    return sorted(e.name[len(prefix):] for e in exps if e.name.startswith(prefix))
+
+
+def list_studies(dataset: str | None = None, *, uri: str | None = None, finished_only: bool = False) -> list[Run]:
+    """The study parent runs of ``dataset`` (all datasets when None), newest first, all pages."""
+    client = _client(uri)
+    names = [C.experiment_name(dataset)] if dataset else [C.experiment_name(d) for d in list_datasets(uri=uri)]
+    exp_ids = [e.experiment_id for e in (client.get_experiment_by_name(n) for n in names) if e is not None]
+    if not exp_ids:
+        return []
+    where = C.tag_filter({C.KIND: "study"}) + (" and attributes.status = 'FINISHED'" if finished_only else "")
+    return search_all(client, exp_ids, where, ["attributes.start_time DESC"])
+
+
+def find_study(dataset: str, run_id: str | None = None, params: dict | None = None, *, uri: str | None = None) -> Run:
     """A study's parent run: ``run_id`` if given, else the newest finished study of ``dataset``."""
-    client = open_client(params)
+    uri = uri or C.tracking_uri(params)
+    client = _client(uri)
     if run_id:
         run = client.get_run(run_id)
         if run.data.tags.get(C.KIND) != "study":
@@ -137,39 +190,45 @@ def find_study(dataset: str, run_id: str | None = None, params: dict | None = No
     )
     if not runs:
         raise _user_error(
-            f"no finished study of dataset {dataset!r} in {mlflow.get_tracking_uri()}; "
+            f"no finished study of dataset {dataset!r} in {uri}; "
             f"run `medseglab study --dataset {dataset}` first (or set MLFLOW_TRACKING_URI)"
         )
     return runs[0]
 
 
-def _read_artifact(run_id: str, path: str, read):
-    """``read(local_path)`` of one run artifact, downloaded into a temporary folder that is then removed
-    (a study reads hundreds of artifacts: none may pile up in /tmp)."""
+def read_artifact(run_id: str, path: str, read, *, uri: str | None = None):
+    """``read(local_path)`` of one run artifact (file or folder), downloaded into a temporary folder
+    that is then removed (a study reads hundreds of artifacts: none may pile up in /tmp)."""
+    uri = uri or C.tracking_uri()
     with tempfile.TemporaryDirectory(prefix="medseglab-") as dst:
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=dst)
+        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=dst, tracking_uri=uri)
         return read(Path(local))
 
 
-def study_table(run_id: str) -> pd.DataFrame:
+_read_artifact = read_artifact  # older name
+
+
+def list_artifacts(run_id: str, path: str | None = None, *, uri: str | None = None) -> list[str]:
+    """Paths of a run's artifacts directly under ``path`` (the root when None)."""
+    return [a.path for a in _client(uri).list_artifacts(run_id, path)]
+
+
+def study_table(run_id: str, *, uri: str | None = None) -> pd.DataFrame:
     """The per-image table of a study (all its trainings), from the parent's artifact."""
-    return _read_artifact(run_id, "study/per_image.parquet", pd.read_parquet)
+    return read_artifact(run_id, "study/per_image.parquet", pd.read_parquet, uri=uri)
 
 
-def study_children(run_id: str) -> pd.DataFrame:
+def study_children(run_id: str, *, uri: str | None = None) -> pd.DataFrame:
     """One row per training of a study: key columns, ``run_id``, ``status``.
 
-    Reads ``study/runs.csv`` when the study has finished; else searches child runs by tag."""
-    client = MlflowClient()
+    Reads ``study/runs.csv`` when the study has finished; else searches child runs by tag (all pages)."""
+    client = _client(uri)
     try:
-        return _read_artifact(run_id, "study/runs.csv", lambda p: pd.read_csv(p, dtype={"run_id": str}))
+        return read_artifact(run_id, "study/runs.csv", lambda p: pd.read_csv(p, dtype={"run_id": str}), uri=uri)
     except Exception:  # noqa: BLE001 - artifact absent while the study runs: fall back to tags
         pass
     parent = client.get_run(run_id)
-    runs = client.search_runs(
-        [parent.info.experiment_id], filter_string=C.tag_filter({C.PARENT: run_id, C.KIND: "training"}),
-        max_results=5000,
-    )
+    runs = search_all(client, [parent.info.experiment_id], C.tag_filter({C.PARENT: run_id, C.KIND: "training"}))
     rows = []
     for run in runs:
         tags = run.data.tags
@@ -180,22 +239,44 @@ def study_children(run_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values(["init", "split", "ratio", "repeat"]).reset_index(drop=True)
 
 
-def training_table(run_id: str) -> pd.DataFrame:
+def training_table(run_id: str, *, uri: str | None = None) -> pd.DataFrame:
     """The per-image table of one training."""
-    return _read_artifact(run_id, "evaluation/per_image.parquet", pd.read_parquet)
+    return read_artifact(run_id, "evaluation/per_image.parquet", pd.read_parquet, uri=uri)
 
 
-def load_probabilities(run_id: str) -> tuple[np.ndarray, np.ndarray]:
+def load_probabilities(run_id: str, *, uri: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(image_ids, class-1 probability float32 N x H x W in [0, 1]) of one training's test set."""
     from medseglab.evaluation.probabilities import load_probabilities as load
 
-    return _read_artifact(run_id, "evaluation/probabilities.npz", load)
+    return read_artifact(run_id, "evaluation/probabilities.npz", load, uri=uri)
 
 
-def load_model(run_id: str):
-    """The trained Keras model of one training (MLflow Keras flavour, artifact ``model``)."""
+def load_model(run_id: str, *, uri: str | None = None):
+    """The trained Keras model of one training (MLflow Keras flavour, artifact ``model``).
+
+    Downloaded with an explicit tracking URI (``runs:/<id>/model`` also finds MLflow 3's logged
+    models kept beside the run), then loaded from the local copy."""
     import mlflow.keras
 
     import medseglab.models.saving  # noqa: F401  (registers the VGG-UNet's custom layers and metrics)
 
-    return mlflow.keras.load_model(f"runs:/{run_id}/model")
+    uri = uri or C.tracking_uri()
+    with tempfile.TemporaryDirectory(prefix="medseglab-model-") as dst:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"runs:/{run_id}/model", dst_path=dst,
+                                                    tracking_uri=uri)
+        return mlflow.keras.load_model(local)
+
+
+def delete_artifacts(client: MlflowClient, run_id: str, path: str) -> bool:
+    """Remove a run's artifact folder ``path`` where the artifact store is a local folder (True);
+    MLflow has no public delete, so other stores keep it (False)."""
+    import shutil
+
+    folder = file_path(client.get_run(run_id).info.artifact_uri)
+    if folder is None:
+        return False
+    target = (folder / path).resolve()
+    if folder.resolve() not in target.parents:
+        raise ValueError(f"artifact path {path!r} leaves the run's artifact folder")
+    shutil.rmtree(target, ignore_errors=True)
+    return True

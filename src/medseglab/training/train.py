@@ -21,40 +21,11 @@ import yaml
 
 from medseglab.io import write_csv, write_parquet
 from medseglab.tracking import conventions as C
+from medseglab.tracking.session import Tracking, fluent_run  # noqa: F401  (Tracking: older imports)
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREDICT_BATCH = 8
-
-
-@dataclasses.dataclass
-class Tracking:
-    """Where and how a training is tracked (one per study; `Tracking.open` makes one from params)."""
-
-    client: object
-    experiment_id: str
-    parent_run_id: str | None = None
-    profile: str | None = None
-    register_models: bool = True
-    keep_checkpoints: bool = False
-    checkpoint_root: Path = Path("checkpoints")
-
-    @classmethod
-    def open(cls, params: dict, dataset: str, parent_run_id: str | None = None,
-             profile: str | None = None) -> "Tracking":
-        from medseglab.tracking.runs import ensure_experiment, open_client
-
-        client = open_client(params)
-        section = params.get("tracking") or {}
-        return cls(
-            client=client,
-            experiment_id=ensure_experiment(client, dataset, params),
-            parent_run_id=parent_run_id,
-            profile=profile,
-            register_models=bool(section.get("register_models", True)),
-            keep_checkpoints=bool(section.get("keep_checkpoints", False)),
-            checkpoint_root=Path(section.get("checkpoint_root") or "checkpoints"),
-        )
 
 
 @dataclasses.dataclass
@@ -118,9 +89,7 @@ def train_one(cfg: dict, key, prepared, splits: pd.DataFrame, *, tracking: Track
 
 
 def _start(tracking: Tracking, key: C.TrainingKey, resume, tags: dict) -> str:
-    """Create the run (or reopen the one to resume) and make it MLflow's active run."""
-    import mlflow
-
+    """Create the run (or reopen the one to resume and mark it RUNNING again)."""
     from medseglab.tracking.runs import process_tags
 
     client = tracking.client
@@ -131,13 +100,11 @@ def _start(tracking: Tracking, key: C.TrainingKey, resume, tags: dict) -> str:
         run_id = resume.info.run_id
         for name, value in {**tags, **process_tags()}.items():
             client.set_tag(run_id, name, value)
-    mlflow.start_run(run_id=run_id)
+        client.update_run(run_id, status="RUNNING")
     return run_id
 
 
 def _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, extra_callbacks, predict_batch_size):
-    import mlflow
-
     run_id = _start(tracking, key, resume, tags)
     status = "FAILED"
     try:
@@ -149,7 +116,7 @@ def _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, extra_
         status = "KILLED"
         raise
     finally:
-        mlflow.end_run(status)
+        tracking.client.set_terminated(run_id, status=status)
         if status == "FINISHED" and not tracking.keep_checkpoints:
             _drop_checkpoints(tracking, run_id)
 
@@ -166,7 +133,7 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resuming, extra_callbacks,
                   predict_batch_size) -> TrainingResult:
-    import mlflow
+    from mlflow.entities import Metric
 
     from medseglab.models import build_vgg_unet, compile_model
     from medseglab.training.callbacks import HistoryRecorder, MlflowEpochLogger, ProgressBar, log_epoch
@@ -193,7 +160,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     ckpt_dir = Path(tracking.checkpoint_root) / run_id
     history: list[dict] = []
     initial_epoch = 0
-    state = _find_checkpoint(ckpt_dir, run_id) if resuming else None
+    state = _find_checkpoint(ckpt_dir, run_id, tracking.uri) if resuming else None
     if state is not None:
         state = restore_into(model, ckpt_dir)
         initial_epoch = int(state["epochs_done"])
@@ -216,7 +183,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
         progress = ProgressBar(f"train {key.name}", epochs, initial_epoch, len(feeder))
         callbacks = [
             HistoryRecorder(history),
-            CheckpointCallback(ckpt_dir, history, on_saved=lambda d, e: mlflow.log_artifacts(str(d), "checkpoint"),
+            CheckpointCallback(ckpt_dir, history, on_saved=lambda d, e: client.log_artifacts(run_id, str(d), "checkpoint"),
                                extra={"run_id": run_id, "key": key.name, "seed": seed}),
             MlflowEpochLogger(client, run_id, history),
             progress,
@@ -236,30 +203,33 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     gt = np.asarray(prepared.load_masks(test_ids), dtype=np.uint8)
     table = per_image_table(prob, gt, test_ids, manifest, key, run_id, float(train_cfg.get("threshold", 0.5)))
     predict_seconds = time.perf_counter() - start
-    _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
+    with fluent_run(tracking.uri or C.tracking_uri(), run_id):  # log_model needs the active run
+        _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
     summary = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds}
     for metric in ("dice", "auroc_mask", "sensitivity", "specificity"):
         values = table[metric].dropna()
         if len(values):
             summary[f"test_{metric}_median"] = float(values.median())
             summary[f"test_{metric}_mean"] = float(values.mean())
-    mlflow.log_metrics(summary)
+    now = int(time.time() * 1000)
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in summary.items()])
     client.set_tag(run_id, C.EPOCHS_DONE, str(epochs))
     return TrainingResult(key, run_id, "resumed" if resuming else "trained", epochs, table)
 
 
-def _find_checkpoint(ckpt_dir: Path, run_id: str) -> dict | None:
+def _find_checkpoint(ckpt_dir: Path, run_id: str, uri: str | None = None) -> dict | None:
     """The local checkpoint, else the run's ``checkpoint/`` artifact (another machine's), else None."""
     from medseglab.training.checkpoint import read_state
 
     state = read_state(ckpt_dir)
     if state is not None:
         return state
-    import mlflow
+    import mlflow.artifacts
 
     try:
         with tempfile.TemporaryDirectory(dir=ckpt_dir.parent if ckpt_dir.parent.exists() else None) as tmp:
-            got = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="checkpoint", dst_path=tmp))
+            got = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="checkpoint", dst_path=tmp,
+                                                             tracking_uri=uri or C.tracking_uri()))
             if read_state(got) is None:
                 return None
             from medseglab.io import atomic_dir
@@ -282,7 +252,7 @@ def _relog_missing(client, run_id: str, history: list[dict], log_epoch) -> None:
 
 
 def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids) -> None:
-    import mlflow
+    from mlflow.entities import Param, RunTag
 
     params = C.mlflow_params(cfg)
     params.update({
@@ -292,12 +262,15 @@ def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_i
         "weights.source": weights.source, "weights.sha256": weights.sha256 or "",
     })
     existing = client.get_run(run_id).data.params
-    mlflow.log_params({k: v for k, v in params.items() if k not in existing})
-    mlflow.set_tags(weights.as_tags())  # medseglab.weights.source, .sha256, .path, .md5, .note
+    new = [Param(k, v) for k, v in params.items() if k not in existing]
+    for start in range(0, len(new), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, params=new[start:start + 100])
+    # medseglab.weights.source, .sha256, .path, .md5, .note
+    client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in weights.as_tags().items()])
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        mlflow.log_artifact(str(path), "config")
+        client.log_artifact(run_id, str(path), "config")
 
 
 def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking) -> None:
@@ -311,8 +284,8 @@ def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob
         write_parquet(tmp / "evaluation" / "per_image.parquet", table)
         _save_probabilities(tmp / "evaluation" / "probabilities.npz", test_ids, prob)
         write_csv(tmp / "history" / "history.csv", pd.DataFrame(history))
-        mlflow.log_artifacts(str(tmp / "evaluation"), "evaluation")
-        mlflow.log_artifacts(str(tmp / "history"), "history")
+        client.log_artifacts(run_id, str(tmp / "evaluation"), "evaluation")
+        client.log_artifacts(run_id, str(tmp / "history"), "history")
     registered = f"medseglab-{key.dataset}-{key.init}" if tracking.register_models else None
     # An uncompiled view sharing the trained layers: the logged model is for prediction, and the
     # optimizer state would triple its size (and cloning would re-initialise 15M weights first).
@@ -330,12 +303,15 @@ def _save_probabilities(path: Path, image_ids, prob: np.ndarray) -> None:
 
 
 def _drop_checkpoints(tracking: Tracking, run_id: str) -> None:
-    """A finished training needs no checkpoint: free the disk (local folder and the artifact copy)."""
+    """A finished training needs no checkpoint: free the disk (local folder and the artifact copy).
+
+    MLflow has no public artifact delete: a local artifact store's copy is removed from its folder,
+    a remote store keeps it (harmless, only disk)."""
+    from medseglab.tracking.runs import delete_artifacts
+
     shutil.rmtree(Path(tracking.checkpoint_root) / run_id, ignore_errors=True)
     try:
-        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-        run = tracking.client.get_run(run_id)
-        get_artifact_repository(run.info.artifact_uri).delete_artifacts("checkpoint")
-    except Exception as exc:  # noqa: BLE001 - a store that cannot delete keeps the copy; harmless
+        if not delete_artifacts(tracking.client, run_id, "checkpoint"):
+            log.info("kept checkpoint artifact of run %s: its artifact store is not a local folder", run_id)
+    except OSError as exc:
         log.info("kept checkpoint artifact of run %s: %s", run_id, exc)
