@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from medseglab.errors import UserError  # noqa: F401  (also re-exported for old imports)
+from medseglab.errors import UserError, check_name  # UserError also re-exported for old imports
 
 # Stage order follows the life of an image: data -> splits -> training -> study -> ... -> dashboard.
 STAGE_MODULES = (
@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "dataset", None) is not None:
+            # Every stage turns --dataset into folders (data/prepared/, results/, reports/, predictions/).
+            check_name(args.dataset, "--dataset", "name the dataset with letters, digits, '-' or '_'")
         result = args.func(args)
     except UserError as exc:
         print(f"medseglab {args.command}: error: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from medseglab.errors import ConfigError
+from medseglab.errors import ConfigError, check_name
 
 DEFAULT_PARAMS = Path("params.yaml")
 PROFILE_KEYS = ("image_size", "epochs", "max_images", "batch_size", "splits", "repeats", "inits", "ratios")
@@ -91,6 +91,8 @@ def resolve(params: dict, dataset: str, profile: str | None = None) -> dict:
     the profile's grid (splits, repeats, inits, ratios), and the `split` and `train` sections,
     where the profile's non-null values win over the dataset's and the train section's.
     """
+    # The name becomes data/prepared/<name>, results/<name>, ...: '../x' must not leave the project.
+    check_name(dataset, "dataset name", "name the dataset with letters, digits, '-' or '_' (it becomes a folder name)")
     datasets = params.get("datasets") or {}
     if dataset not in datasets:
         raise ConfigError(

@@ -14,6 +14,7 @@ from PIL import Image
 
 from medseglab.config import config_hash, prepare_config
 from medseglab.data.errors import DataError
+from medseglab.errors import check_name
 from medseglab.data.prepare import prepare_dataset
 
 
@@ -116,7 +117,7 @@ def prepared_dir_for(cfg: dict, base="data/prepared") -> Path:
     data never overwrites the DVC-tracked demo data)."""
     base = Path(base)
     wanted = prepare_config(cfg)
-    default = base / cfg["name"]
+    default = base / check_name(cfg["name"], "dataset name")  # it becomes a folder name
     if _matches(default, wanted):
         return default
     return base.parent / "cache" / f"{cfg['name']}-{config_hash(wanted)}"
