@@ -7,6 +7,8 @@ decoded, and a thread pool can decode many pairs at once.
 
 from __future__ import annotations
 
+import errno
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +48,33 @@ class Record:
 
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder`` (any of IMAGE_SUFFIXES, any case), sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    found = []
+    for path in folder.iterdir():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            check_link(path)
+            if path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
+def check_link(path: Path) -> None:
+    """Refuse a symbolic link that cannot be followed: skipped silently, its image would make its
+    mask look like an orphan ("mask without image") and hide the real problem."""
+    if not path.is_symlink():
+        return
+    try:
+        os.stat(path)
+    except OSError as exc:
+        points_to = os.readlink(path)
+        if exc.errno == errno.ELOOP:
+            raise DataError(
+                f"{path}: symbolic link loop (it points to {points_to}, which leads back to itself); "
+                "replace the link with the file it should point to, or remove it"
+            ) from exc
+        raise DataError(
+            f"{path}: broken symbolic link to {points_to} ({exc.strerror}); "
+            "point it at an existing file or remove it"
+        ) from exc
 
 
 def stems_unique(files: list[Path], what: str) -> dict[str, Path]:

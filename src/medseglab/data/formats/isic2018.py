@@ -13,7 +13,7 @@ from pathlib import Path
 
 from medseglab.data.errors import DataError
 from medseglab.data.formats.folder import resolve_side_file
-from medseglab.data.records import Record, file_pair_loader, missing_pairs_error
+from medseglab.data.records import Record, file_pair_loader, list_images, missing_pairs_error, stems_unique
 from medseglab.data.registry import ImportContext, register_format
 from medseglab.data.tables import ID_COLUMNS, pick_column, read_csv, strip_suffix
 
@@ -86,7 +86,8 @@ def import_isic2018(ctx: ImportContext):
                 f"{folder}: folder not found; the isic2018 format expects {IMAGES_DIR}/ and {MASKS_DIR}/ "
                 "in the source folder as in the official ISIC 2018 Task 1 release (or use format: folder)"
             )
-    images = {p.stem: p for p in sorted(images_dir.iterdir()) if p.suffix.lower() in (".jpg", ".jpeg")}
+    # ISIC_x.jpg beside ISIC_x.jpeg or ISIC_x.JPG: two pictures for one id, refused (not one kept at random).
+    images = stems_unique([p for p in list_images(images_dir) if p.suffix.lower() in (".jpg", ".jpeg")], "image")
     if not images:
         raise DataError(f"{images_dir}: no .jpg images found; put the ISIC_<id>.jpg files there or fix the source path")
     masks = {p.stem[: -len(MASK_SUFFIX)]: p for p in sorted(masks_dir.glob(f"*{MASK_SUFFIX}.png"))}
