@@ -4,7 +4,8 @@
 - ``tables/``: Tables 1, 2, S1-S4 (+ their tests/statistics companions) as CSV, Markdown and
   HTML, ``index.md``/``index.html`` with all of them, and the full numeric statistics
   (``statistics_describe.csv``, ``statistics_compare.csv``, ``split_selection.csv``);
-- ``metrics.json``: the headline numbers (``dvc metrics show``), numbers only, NaN -> null;
+- ``metrics.json``: the headline numbers (``dvc metrics show``), numbers only, NaN -> null, counts
+  (``n_test``, ``n``, ``count_high``) as integers; ``synthetic`` 1/0 when the data source is known;
 - ``depletion.csv``: train_pct, init, split, <metric>_median, paper_dice_median (``dvc plots``);
 - ``plots/*.png``: distributions per init, delta_m histograms, depletion curves;
 - ``delta_m.parquet``: the per-image TII - LMI differences; ``combined_per_image.parquet``
@@ -22,6 +23,7 @@ import pandas as pd
 
 from medseglab.io import atomic_dir, write_csv, write_json, write_parquet
 from medseglab.stats import plots
+from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics, compute_statistics
 from medseglab.stats.tables import build_tables, main_ratio
 from medseglab.stats.render import write_tables
@@ -60,8 +62,8 @@ def headline_metrics(stats: StudyStatistics, chosen: int, curve: pd.DataFrame) -
             "median": {i: _num(r[f"median_{i}"]) for i in INITS},
             "mean": {i: _num(r[f"mean_{i}"]) for i in INITS},
             "grand_median": {i: _num(dm["grand_median"].get(i)) if "grand_median" in dm else None for i in INITS},
-            "count_high": {i: _num(dm["count_high"].get(i)) for i in INITS},
-            "n": {i: _num(r[f"n_{i}"]) for i in INITS},
+            "count_high": {i: _count(dm["count_high"].get(i)) for i in INITS},
+            "n": {i: _count(r[f"n_{i}"]) for i in INITS},
             "delta_median": _num(r["delta_median"]),
             "pct_delta_pos": _num(r["pct_pos"]),
             "pct_delta_zero": _num(r["pct_zero"]),
@@ -76,8 +78,14 @@ def headline_metrics(stats: StudyStatistics, chosen: int, curve: pd.DataFrame) -
             if col.endswith("_median") and not col.startswith("paper"):
                 depletion.setdefault(pct, {}).setdefault(col, {})[row["init"]] = _num(row[col])
     n_test = main_d["n_images"].max() if not main_d.empty else np.nan
-    return {"split": chosen, "ratio": ratio, "n_test": _num(n_test),
+    return {"split": int(chosen), "ratio": int(ratio), "n_test": _count(n_test),
             "combined": 1 if stats.level == "combined" else 0, "table1": table1, "depletion": depletion}
+
+
+def _count(value):
+    """A count for metrics.json: an int (9, not 9.0); None when missing."""
+    value = _num(value)
+    return None if value is None else int(round(value))
 
 
 def flatten_numbers(tree: dict, prefix: str = "") -> dict[str, float]:
@@ -99,8 +107,12 @@ def write_report(
     combined: pd.DataFrame | None = None,
     dataset: str | None = None,
     make_plots: bool = True,
+    provenance: Provenance = UNKNOWN,
 ) -> Report:
-    """Compute the statistics of one dataset's study and write the report folder (see module doc)."""
+    """Compute the statistics of one dataset's study and write the report folder (see module doc).
+
+    ``provenance`` (``stats.provenance.study_provenance``): synthetic data and the TII weights are
+    said in every table and plot; unknown by default."""
     from medseglab.errors import UserError
 
     if dataset is not None:
@@ -114,9 +126,10 @@ def write_report(
         raise UserError(f"the per-image table holds datasets {names}; pass --dataset to pick one")
     dataset = names[0]
     stats = compute_statistics(per_repeat, options, combined=combined)
-    tables, selection, chosen, curve = build_tables(stats, per_repeat)
+    tables, selection, chosen, curve = build_tables(stats, per_repeat, provenance)
     out_dir = Path(out_dir)
-    title = f"medseglab statistics: {dataset} ({'combined outputs' if stats.level == 'combined' else 'repeat means'})"
+    title = provenance.caption(
+        f"medseglab statistics: {dataset} ({'combined outputs' if stats.level == 'combined' else 'repeat means'})")
     with atomic_dir(out_dir / "tables") as tmp:  # no stale table of an earlier run survives
         names = write_tables(
             tables, tmp, title,
@@ -124,6 +137,8 @@ def write_report(
         )
     files = [out_dir / "tables" / f.name for f in names]
     metrics = headline_metrics(stats, chosen, curve)
+    if provenance.synthetic is not None:
+        metrics["synthetic"] = int(provenance.synthetic)
     write_json(out_dir / "metrics.json", metrics)
     write_csv(out_dir / "depletion.csv", curve)
     write_csv(out_dir / "depletion_dice.csv", depletion_wide(curve, chosen))
@@ -141,11 +156,13 @@ def write_report(
         label = f"{dataset}, split {chosen}, {ratio}:{100 - ratio}"
         with atomic_dir(out_dir / "plots") as plot_dir:
             made = [
-                plots.distributions(main_v, options.metrics, f"{label}: per-image values", plot_dir / "distributions.png"),
+                plots.distributions(main_v, options.metrics, f"{label}: per-image values", plot_dir / "distributions.png",
+                                    provenance=provenance),
                 plots.delta_histograms(main_delta, ["dice", "auroc_mask"], f"{label}: delta_m per image",
-                                       plot_dir / "delta_m.png"),
+                                       plot_dir / "delta_m.png", provenance=provenance),
                 plots.depletion(curve, ["dice", "auroc_mask", "sensitivity", "specificity"],
-                                f"{dataset}: medians by training data", plot_dir / "depletion.png"),
+                                f"{dataset}: medians by training data", plot_dir / "depletion.png",
+                                provenance=provenance),
             ]
         files += [out_dir / "plots" / f.name for f in made]
     headline = flatten_numbers({"table1": metrics["table1"]})

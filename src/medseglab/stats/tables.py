@@ -4,6 +4,11 @@ Each builder returns a :class:`Table`: a display frame (strings, with the marks)
 say how to read it. Marks, on the better model's cell: ``*`` Mood's median test p < alpha;
 ``†`` the better model's median beats the other's by more than ``margin`` (relative to the worse
 median). Holm-adjusted p-values are computed over the tests a table shows (its family).
+
+Cells hold numbers and marks only: an explanation (why a p-value is undefined) is a lettered
+footnote (``n/aᵃ``, the sentence once below the table, :class:`Footnotes`). Counts are integers.
+Every builder takes a :class:`~medseglab.stats.provenance.Provenance`: synthetic data and the TII
+weights are said in the caption, the study's row and the notes.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from medseglab.stats import paper
+from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.significance import holm
 from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics
 
@@ -41,6 +47,43 @@ class Table:
     title: str
     frame: pd.DataFrame
     notes: list[str] = dataclasses.field(default_factory=list)
+
+
+FOOTNOTE_MARKS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖ"
+
+
+class Footnotes:
+    """Lettered footnotes of one table: ``mark(text)`` gives the cell's mark (the same text, the
+    same letter), ``notes()`` the lines to print once below the table."""
+
+    def __init__(self) -> None:
+        self._texts: list[str] = []
+
+    def mark(self, text: str) -> str:
+        if text not in self._texts:
+            self._texts.append(text)
+        k = self._texts.index(text)
+        return FOOTNOTE_MARKS[k] if k < len(FOOTNOTE_MARKS) else f"[{k + 1}]"
+
+    def notes(self) -> list[str]:
+        return [f"{self.mark(t)} {t}" for t in self._texts]
+
+
+def _text(value) -> str:
+    """A note column's value as text ("" for None/NaN: a merge leaves NaN where no note was set)."""
+    return value if isinstance(value, str) else ""
+
+
+def mood_note_text(note: str) -> str:
+    """The footnote of an undefined Mood p-value (significance.mood_median_test's note)."""
+    return f"Mood's test undefined: {note.replace('try stats.', 'try --set stats.')}."
+
+
+def fmt_count(value) -> str:
+    """A count as an integer ("n/a" when missing): counts never print as 40.0 or 40.0000."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{int(round(float(value))):,}"
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -72,6 +115,19 @@ def marks(row: pd.Series, init: str, alpha: float) -> str:
 
 def cell(median, mean, mark: str = "") -> str:
     return f"{fmt(median)} ({fmt(mean)}){mark}"
+
+
+def provenance_notes(provenance: Provenance) -> list[str]:
+    """The notes every table of a study starts with: synthetic data, which weights TII used."""
+    return [n for n in (provenance.data_note(), provenance.weights_note()) if n]
+
+
+def _labelled(table: Table, provenance: Provenance, *, tii: bool = True) -> Table:
+    """The caption and first notes say where the numbers come from (``tii``: the table shows TII results)."""
+    table.title = provenance.caption(table.title)
+    first = [provenance.data_note()] + ([provenance.weights_note()] if tii else [])
+    table.notes = [n for n in first if n and n not in table.notes] + table.notes
+    return table
 
 
 def _legend(options: StatsOptions, level: str, combine: str | None = None) -> list[str]:
@@ -155,19 +211,28 @@ def _rows(frame: pd.DataFrame, ratio: int, split: int, label: str = ALL_LABELS) 
     return sel.set_index(sel["metric"].astype(str))
 
 
-def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = None) -> Table:
-    """The paper's Table 1: 80:20, median (mean) per metric, LMI vs TII, this study and the paper."""
+def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = None,
+           provenance: Provenance = UNKNOWN) -> Table:
+    """The paper's Table 1: 80:20, median (mean) per metric, LMI vs TII, this study and the paper.
+    The study's row says when its data are synthetic and, as a footnote, which weights its TII used."""
     opts = stats.options
+    foot = Footnotes()
     ratio = main_ratio(stats)
     metrics = [m for m in (metrics or opts.metrics) if m in METRIC_NAMES]
     comp = _rows(stats.compare, ratio, split)
     dataset = str(comp["dataset"].iloc[0])
     n_images = int(_rows(stats.describe, ratio, split)["n_images"].max())
-    record: dict[str, str] = {"dataset": dataset, "source": f"this study (split {split}, {ratio}:{100 - ratio})",
-                              "n": fmt(n_images)}
+    source = f"this study (split {split}, {ratio}:{100 - ratio})"
+    if provenance.synthetic:
+        source += f", {provenance.data_label()}"
+    paper_source = "paper (Ghosal & Shah 2021)"
+    if provenance.weights_note():
+        source += foot.mark(provenance.weights_note())
+        paper_source += foot.mark("The paper's TII: encoder initialised with ImageNet VGG16 weights.")
+    record: dict[str, str] = {"dataset": dataset, "source": source, "n": fmt_count(n_images)}
     ref = paper.table1(dataset)
-    paper_row: dict[str, str] = {"dataset": dataset, "source": "paper (Ghosal & Shah 2021)",
-                                 "n": fmt(ref["n"]) if ref else "n/a"}
+    paper_row: dict[str, str] = {"dataset": dataset, "source": paper_source,
+                                 "n": fmt_count(ref["n"]) if ref else "n/a"}
     for m in metrics:
         row = comp.loc[m] if m in comp.index else None
         for init in ("lmi", "tii"):
@@ -179,7 +244,7 @@ def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = N
             else:
                 paper_row[col] = "—"
     frame = pd.DataFrame([record, paper_row])
-    notes = _legend(opts, stats.level)
+    notes = ([provenance.data_note()] if provenance.synthetic else []) + _legend(opts, stats.level)
     desc = _rows(stats.describe, ratio, split)
     dropped = []
     for m in metrics:
@@ -189,14 +254,17 @@ def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = N
     notes.append("Images dropped as undefined, per metric: " + "; ".join(dropped) + ".")
     notes.append("The paper's AUROC is computed from the binary mask (auroc_mask); AUROC(prob) is this "
                  "platform's addition (no paper value). The paper's marks are not reproduced on its row.")
-    return Table("table1", f"Table 1. {dataset}: {ratio}:{100 - ratio} data, median (mean) per metric, LMI vs TII",
-                 frame, notes)
+    notes += foot.notes()
+    title = f"Table 1. {dataset}: {ratio}:{100 - ratio} data, median (mean) per metric, LMI vs TII"
+    return Table("table1", provenance.caption(title), frame, notes)
 
 
-def tests_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str], name: str, title: str) -> Table:
+def tests_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str], name: str, title: str,
+                provenance: Provenance = UNKNOWN) -> Table:
     """Per group (rows of ``stats.compare`` picked by ``selector``): delta_m summary and tests,
-    Holm-adjusted over the rows shown."""
+    Holm-adjusted over the rows shown. An undefined Mood p reads ``n/aᵃ`` with the reason below."""
     opts = stats.options
+    foot = Footnotes()
     comp = stats.compare.loc[selector].copy()
     comp["mood_p_holm"] = holm(comp["mood_p"].to_numpy())
     comp["wilcoxon_p_holm"] = holm(comp["wilcoxon_p"].to_numpy())
@@ -209,12 +277,13 @@ def tests_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str], 
             "median TII": fmt(r["median_tii"]),
             "better": INIT_NAMES.get(r["better"], "tie") + marks(r, r["better"], opts.alpha) if r["better"] else "tie",
             "gap": f"{r['rel_diff']:.1%}" if not pd.isna(r["rel_diff"]) else "n/a",
-            "n pairs": fmt(int(r["n_pairs"])),
+            "n pairs": fmt_count(r["n_pairs"]),
             "Δ median [95% CI]": f"{fmt(r['delta_median'])} [{fmt(r['delta_ci_low'])}, {fmt(r['delta_ci_high'])}]",
             "Δ>0 %": fmt(r["pct_pos"], 1),
             "Δ=0 %": fmt(r["pct_zero"], 1),
             "Δ<0 %": fmt(r["pct_neg"], 1),
-            "Mood p": fmt_p(r["mood_p"]) + (f" ({r['mood_note']})" if r.get("mood_note") else ""),
+            "Mood p": fmt_p(r["mood_p"]) + (foot.mark(mood_note_text(_text(r.get("mood_note"))))
+                                            if _text(r.get("mood_note")) else ""),
             "Mood p Holm": fmt_p(r["mood_p_holm"]),
             "Wilcoxon p": fmt_p(r["wilcoxon_p"]),
             "Wilcoxon p Holm": fmt_p(r["wilcoxon_p_holm"]),
@@ -228,11 +297,13 @@ def tests_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str], 
         f"Mood's median test (scipy.stats.median_test, ties '{opts.mood_ties}', Yates-corrected); Wilcoxon "
         "signed-rank on Δ (zero differences dropped). Holm: adjusted over the rows of this table.",
         f"{SIG_MARK} Mood p < {opts.alpha}; {MARGIN_MARK} gap > {opts.margin:.0%} (gap = |TII - LMI| / worse median).",
+        *foot.notes(),
     ]
-    return Table(name, title, pd.DataFrame(rows), notes)
+    return _labelled(Table(name, title, pd.DataFrame(rows), notes), provenance)
 
 
-def describe_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str], name: str, title: str) -> Table:
+def describe_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str], name: str, title: str,
+                   provenance: Provenance = UNKNOWN) -> Table:
     """Every descriptive statistic per model (rows of ``stats.describe`` picked by ``selector``)."""
     opts = stats.options
     desc = stats.describe.loc[selector]
@@ -242,13 +313,13 @@ def describe_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str
         rec.update({
             "metric": METRIC_NAMES.get(str(r["metric"]), str(r["metric"])),
             "init": INIT_NAMES.get(r["init"], r["init"]),
-            "n images": fmt(int(r["n_images"])),
-            "n dropped": fmt(int(r["n_dropped"])),
+            "n images": fmt_count(r["n_images"]),
+            "n dropped": fmt_count(r["n_dropped"]),
             "mean": fmt(r["mean"]),
             "median [95% CI]": f"{fmt(r['median'])} [{fmt(r['median_ci_low'])}, {fmt(r['median_ci_high'])}]",
             "SD": fmt(r["sd"]),
             "grand median": fmt(r.get("grand_median", np.nan)),
-            f"count ≥ {opts.high_value}": f"{int(r['count_high']):,} ({fmt(r['pct_high'], 1)}%)",
+            f"count ≥ {opts.high_value}": f"{fmt_count(r['count_high'])} ({fmt(r['pct_high'], 1)}%)",
             "Shapiro p": fmt_p(r.get("shapiro_p", np.nan)),
             "Shapiro p (Yeo-Johnson)": fmt_p(r.get("shapiro_p_yeojohnson", np.nan)),
         })
@@ -262,13 +333,13 @@ def describe_table(stats: StudyStatistics, selector: pd.Series, by: Sequence[str
         "Shapiro-Wilk p before and after a Yeo-Johnson transform (NaN for n < 3 or constant values; for "
         "n > 5000 scipy's p is approximate). Small p: not normal, hence the median tests.",
     ]
-    return Table(name, title, pd.DataFrame(rows), notes)
+    return _labelled(Table(name, title, pd.DataFrame(rows), notes), provenance)
 
 
 # ----------------------------------------------------------------------------- Table 2
 
 
-def table2(stats: StudyStatistics, split: int) -> tuple[Table, Table, pd.DataFrame]:
+def table2(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOWN) -> tuple[Table, Table, pd.DataFrame]:
     """Table 2 (median Dice by train %, study and paper), the same for all metrics, and the
     depletion curve frame (train_pct, init, <metric>_median, paper_dice_median)."""
     opts = stats.options
@@ -304,13 +375,13 @@ def table2(stats: StudyStatistics, split: int) -> tuple[Table, Table, pd.DataFra
     t2 = Table("table2", f"Table 2. {dataset}: median Dice by % of the data used for training", pd.DataFrame(rows), notes)
     t2_all = Table("table2_all_metrics", f"Table 2 (all metrics). {dataset}: medians by % of the data used for training",
                    pd.DataFrame(rows_all), notes)
-    return t2, t2_all, pd.DataFrame(curve)
+    return _labelled(t2, provenance), _labelled(t2_all, provenance), pd.DataFrame(curve)
 
 
 # ----------------------------------------------------------------------------- Tables S1-S4
 
 
-def table_s1(stats: StudyStatistics, selection: pd.DataFrame) -> Table:
+def table_s1(stats: StudyStatistics, selection: pd.DataFrame, provenance: Provenance = UNKNOWN) -> Table:
     opts = stats.options
     ratio = main_ratio(stats)
     comp = overall(stats.compare)
@@ -321,7 +392,7 @@ def table_s1(stats: StudyStatistics, selection: pd.DataFrame) -> Table:
         s = int(sel["split"])
         g = _rows(comp, ratio, s)
         n = int(_rows(desc, ratio, s)["n_images"].max())
-        rec = {"split": str(s), "n test": fmt(n)}
+        rec = {"split": str(s), "n test": fmt_count(n)}
         for m in opts.metrics:
             if m not in g.index:
                 continue
@@ -337,11 +408,11 @@ def table_s1(stats: StudyStatistics, selection: pd.DataFrame) -> Table:
              "gap = |TII - LMI| / worse median, the largest over Dice and AUROC; the chosen split feeds Table 1 "
              "and the depletion study (Table 2).", *_legend(opts, stats.level)]
     dataset = str(comp["dataset"].iloc[0])
-    return Table("tableS1", f"Table S1. {dataset}: the {ratio}:{100 - ratio} sets and the choice of split",
-                 pd.DataFrame(rows), notes)
+    return _labelled(Table("tableS1", f"Table S1. {dataset}: the {ratio}:{100 - ratio} sets and the choice of split",
+                           pd.DataFrame(rows), notes), provenance)
 
 
-def table_s2(per_repeat: pd.DataFrame, ratio: int) -> Table:
+def table_s2(per_repeat: pd.DataFrame, ratio: int, provenance: Provenance = UNKNOWN) -> Table:
     """Test-set clinical labels per split, and pairwise test-set overlap (from the per-image table)."""
     tests = per_repeat.loc[per_repeat["ratio"] == ratio, ["split", "image_id", "clinical_label"]].drop_duplicates(["split", "image_id"])
     counts = tests.groupby(["split", "clinical_label"], observed=True).size().unstack(fill_value=0)
@@ -349,7 +420,7 @@ def table_s2(per_repeat: pd.DataFrame, ratio: int) -> Table:
     sets = {int(s): set(g["image_id"]) for s, g in tests.groupby("split")}
     for s, r in counts.iterrows():
         total = int(r.sum())
-        rec = {"split": str(int(s)), "n test": fmt(total)}
+        rec = {"split": str(int(s)), "n test": fmt_count(total)}
         for label, c in r.items():
             rec[str(label)] = f"{int(c):,} ({100.0 * c / total:.1f}%)"
         others = [sets[o] for o in sets if o != int(s)]
@@ -360,11 +431,11 @@ def table_s2(per_repeat: pd.DataFrame, ratio: int) -> Table:
     notes = ["Test-set clinical labels per split (count and %); train sets are the complement in the prepared "
              "dataset (data/splits/<dataset>/split_report.csv has both).",
              f"Images in every test set: {len(common):,}. Test sets of a K-fold + random subsampling mixture overlap partly."]
-    return Table("tableS2", f"Table S2. Test sets of the {ratio}:{100 - ratio} splits: clinical labels and overlap",
-                 pd.DataFrame(rows), notes)
+    return _labelled(Table("tableS2", f"Table S2. Test sets of the {ratio}:{100 - ratio} splits: clinical labels and overlap",
+                           pd.DataFrame(rows), notes), provenance, tii=False)
 
 
-def table_s3(stats: StudyStatistics, split: int) -> Table:
+def table_s3(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOWN) -> Table:
     """Per clinical label: median (mean) LMI vs TII with marks, n."""
     opts = stats.options
     ratio = main_ratio(stats)
@@ -374,7 +445,7 @@ def table_s3(stats: StudyStatistics, split: int) -> Table:
     for label, g in comp.groupby("clinical_label", sort=True, observed=True):
         g = g.set_index(g["metric"].astype(str))
         n = g["n_lmi"].max(), g["n_tii"].max()
-        rec = {"clinical label": str(label), "n (LMI/TII)": f"{fmt(n[0])}/{fmt(n[1])}"}
+        rec = {"clinical label": str(label), "n (LMI/TII)": f"{fmt_count(n[0])}/{fmt_count(n[1])}"}
         for m in opts.metrics:
             if m in g.index:
                 r = g.loc[m]
@@ -383,43 +454,48 @@ def table_s3(stats: StudyStatistics, split: int) -> Table:
         rows.append(rec)
     dataset = str(stats.compare["dataset"].iloc[0])
     notes = _legend(opts, stats.level) + ["n (LMI/TII): the largest per-metric count of images with a defined value."]
-    return Table("tableS3", f"Table S3. {dataset}: median (mean) per clinical label, split {split}, {ratio}:{100 - ratio}",
-                 pd.DataFrame(rows), notes)
+    return _labelled(Table("tableS3", f"Table S3. {dataset}: median (mean) per clinical label, split {split}, "
+                           f"{ratio}:{100 - ratio}", pd.DataFrame(rows), notes), provenance)
 
 
-def table_s4(stats: StudyStatistics, split: int) -> Table:
+def table_s4(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOWN) -> Table:
     ratio = main_ratio(stats)
     c = stats.compare
     selector = (c["ratio"] == ratio) & (c["split"] == split) & (c["clinical_label"] != ALL_LABELS)
     dataset = str(c["dataset"].iloc[0])
     t = tests_table(stats, selector, ["clinical_label"], "tableS4",
-                    f"Table S4. {dataset}: TII vs LMI per clinical label (delta_m and tests), split {split}, {ratio}:{100 - ratio}")
+                    f"Table S4. {dataset}: TII vs LMI per clinical label (delta_m and tests), split {split}, {ratio}:{100 - ratio}",
+                    provenance)
     t.frame = t.frame.rename(columns={"clinical_label": "clinical label"})
     return t
 
 
-def build_tables(stats: StudyStatistics, per_repeat: pd.DataFrame) -> tuple[dict[str, Table], pd.DataFrame, int, pd.DataFrame]:
-    """All tables; returns (tables by name, the split selection, the chosen split, the depletion curve)."""
+def build_tables(stats: StudyStatistics, per_repeat: pd.DataFrame, provenance: Provenance = UNKNOWN,
+                 ) -> tuple[dict[str, Table], pd.DataFrame, int, pd.DataFrame]:
+    """All tables; returns (tables by name, the split selection, the chosen split, the depletion curve).
+    ``provenance`` (synthetic data, TII weights) is said in every table's caption and notes."""
     chosen, selection = select_split(stats)
     ratio = main_ratio(stats)
     c, d = stats.compare, stats.describe
     dataset = str(c["dataset"].iloc[0])
     main_c = (c["ratio"] == ratio) & (c["split"] == chosen) & (c["clinical_label"] == ALL_LABELS)
     main_d = (d["ratio"] == ratio) & (d["split"] == chosen) & (d["clinical_label"] == ALL_LABELS)
-    t2, t2_all, curve = table2(stats, chosen)
+    prov = provenance
+    t2, t2_all, curve = table2(stats, chosen, prov)
     tables = [
-        table1(stats, chosen),
+        table1(stats, chosen, provenance=prov),
         tests_table(stats, main_c, [], "table1_tests",
-                    f"Table 1 (tests). {dataset}: TII vs LMI, split {chosen}, {ratio}:{100 - ratio}"),
+                    f"Table 1 (tests). {dataset}: TII vs LMI, split {chosen}, {ratio}:{100 - ratio}", prov),
         describe_table(stats, main_d, [], "table1_statistics",
-                       f"Table 1 (statistics). {dataset}: every statistic per metric and init, split {chosen}, {ratio}:{100 - ratio}"),
+                       f"Table 1 (statistics). {dataset}: every statistic per metric and init, split {chosen}, "
+                       f"{ratio}:{100 - ratio}", prov),
         t2,
         t2_all,
         tests_table(stats, (c["clinical_label"] == ALL_LABELS) & (c["split"] == c["ratio"].map(lambda r: regime_split(stats, int(r), chosen))),
-                    ["ratio"], "table2_tests", f"Table 2 (tests). {dataset}: TII vs LMI by training %"),
-        table_s1(stats, selection),
-        table_s2(per_repeat, ratio),
-        table_s3(stats, chosen),
-        table_s4(stats, chosen),
+                    ["ratio"], "table2_tests", f"Table 2 (tests). {dataset}: TII vs LMI by training %", prov),
+        table_s1(stats, selection, prov),
+        table_s2(per_repeat, ratio, prov),
+        table_s3(stats, chosen, prov),
+        table_s4(stats, chosen, prov),
     ]
     return {t.name: t for t in tables}, selection, chosen, curve
