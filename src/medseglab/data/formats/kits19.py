@@ -99,6 +99,18 @@ def open_nifti(path: Path):
         raise DataError(f"{path}: cannot read this NIfTI file ({exc}); re-download or remove the case") from exc
 
 
+def read_volume(path: Path) -> np.ndarray:
+    """The voxels of one NIfTI file; a file whose header reads but whose data is cut short is named."""
+    image = open_nifti(path)
+    try:
+        return np.asanyarray(image.dataobj)
+    except NIFTI_ERRORS as exc:
+        raise DataError(
+            f"{path}: cannot decode this NIfTI volume ({exc}); the file is truncated or corrupt: "
+            "re-download it or remove the case"
+        ) from exc
+
+
 class VolumeCache:
     """Decoded volumes of the last few cases, shared by the slice loaders of the thread pool.
 
@@ -122,11 +134,8 @@ class VolumeCache:
                 if case in self.volumes:
                     self.volumes.move_to_end(case)
                     return self.volumes[case]
-            try:
-                image = window_to_uint8(np.asanyarray(open_nifti(imaging).dataobj), self.lo, self.hi)
-                label = (np.asanyarray(open_nifti(segmentation).dataobj) > 0).astype(np.uint8)
-            except NIFTI_ERRORS as exc:
-                raise DataError(f"{imaging.parent}: cannot decode the volumes ({exc}); the files are truncated: re-download the case") from exc
+            image = window_to_uint8(read_volume(imaging), self.lo, self.hi)
+            label = (read_volume(segmentation) > 0).astype(np.uint8)
             with self.lock:
                 self.volumes[case] = (image, label)
                 while len(self.volumes) > self.size:
