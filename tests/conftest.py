@@ -14,3 +14,35 @@ def mlflow_db_template(tmp_path_factory):
     path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
     return path
+
+
+# --- the real samples in ../shared/datasets ------------------------------------------------
+
+import os  # noqa: E402  (this file is append-only while others add fixtures)
+from pathlib import Path  # noqa: E402
+
+SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"  # beside the project
+
+
+def in_ci() -> bool:
+    """Whether this is a CI run (env ``CI``, as GitHub Actions, GitLab and most CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_shared_dataset(name: str | os.PathLike = "", root: str | os.PathLike | None = None) -> Path:
+    """The path of ``name`` under ../shared/datasets. When it is missing the test skips on a developer
+    machine but FAILS under CI, so a CI run without the sample data cannot pass by skipping."""
+    path = Path(root if root is not None else SHARED_DATASETS) / name
+    if not path.exists():
+        message = (f"sample data {path} not found: put the shared datasets beside the project "
+                   f"(../shared/datasets, see README 'Weights and data')")
+        if in_ci():
+            pytest.fail(f"{message}; CI must run the tests that need it (CI={os.environ['CI']!r})", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dataset():
+    """``shared_dataset("isic2018")`` -> the sample's path; skips when it is missing, fails under CI."""
+    return require_shared_dataset

@@ -15,13 +15,10 @@ def _quiet(monkeypatch):
 
 
 @pytest.fixture
-def shared():
-    """Path of a sample dataset under ../shared/datasets, or skip when it is not there."""
+def shared(shared_dataset):
+    """Path of a sample dataset under ../shared/datasets (skips when missing; fails under CI)."""
 
     def get(name: str) -> Path:
-        path = SHARED / name
-        if not path.exists():
-            pytest.skip(f"sample data {path} not available")
-        return path
+        return shared_dataset(name, root=SHARED)
 
     return get

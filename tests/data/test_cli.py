@@ -14,12 +14,6 @@ from .helpers import assert_nothing_left
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _needs_params():
-    if not PARAMS.is_file():
-        pytest.skip("project params.yaml not found")
-
-
 def test_prepare_demo_dataset_from_params(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "data" / "prepared" / "skin"  # the default --out

@@ -298,10 +298,8 @@ def test_bad_arguments_raise_value_error():
         dice(-1, 0, 0, 0)
 
 
-def test_real_isic_masks_match_sklearn():
-    folder = DATASETS / "isic2018" / "ISIC2018_Task1_Training_GroundTruth"
-    if not folder.is_dir():
-        pytest.skip(f"real sample data not found at {folder}")
+def test_real_isic_masks_match_sklearn(shared_dataset):
+    folder = shared_dataset("isic2018/ISIC2018_Task1_Training_GroundTruth", root=DATASETS)
     from PIL import Image
 
     files = sorted(folder.glob("*_segmentation.png"))[:4]

@@ -15,8 +15,8 @@ from .conftest import fit_briefly, load_isic, tiny_unet
 
 
 @pytest.fixture(scope="module")
-def study():
-    ids, images, masks = load_isic(6, 32)
+def study(shared_dataset):
+    ids, images, masks = load_isic(shared_dataset, 6, 32)
     masks[5] = 0  # one test image without lesion: NaN Dice, not ranked
     models, children, probs = {}, [], {}
     for init_index, init in enumerate(pl.INITS):

@@ -31,11 +31,9 @@ def manifest_factory():
 
 
 @pytest.fixture(scope="session")
-def kits_manifest():
+def kits_manifest(shared_dataset):
     """The 41 real KiTS19 slices of ../shared/datasets, grouped by their 19 cases."""
-    file = SHARED / "kits19" / "slices" / "manifest.csv"
-    if not file.is_file():
-        pytest.skip(f"real sample data not found at {file}")
+    file = shared_dataset("kits19/slices/manifest.csv", root=SHARED)
     table = pd.read_csv(file)
     return pd.DataFrame(
         {
@@ -47,11 +45,9 @@ def kits_manifest():
 
 
 @pytest.fixture(scope="session")
-def glas_manifest():
+def glas_manifest(shared_dataset):
     """The 45 real GlaS images, grouped by patient, labelled benign/malignant."""
-    file = SHARED / "glas" / "manifest.csv"
-    if not file.is_file():
-        pytest.skip(f"real sample data not found at {file}")
+    file = shared_dataset("glas/manifest.csv", root=SHARED)
     table = pd.read_csv(file)
     return pd.DataFrame(
         {

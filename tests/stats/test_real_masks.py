@@ -15,9 +15,8 @@ ISIC = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "isi
 
 
 @pytest.fixture(scope="module")
-def masks():
-    if not ISIC.is_dir():
-        pytest.skip("real sample data ../shared/datasets/isic2018 not present")
+def masks(shared_dataset):
+    shared_dataset(ISIC.name, root=ISIC.parent)
     from PIL import Image
 
     files = sorted(ISIC.glob("*_segmentation.png"))[:8]
