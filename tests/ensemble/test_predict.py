@@ -229,10 +229,9 @@ def test_vgg_unet_contract(tmp_path, gradient_image, tiny):
 ISIC = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "isic2018" / "ISIC2018_Task1-2_Training_Input"
 
 
-def test_real_isic_jpegs(models, tmp_path):
+def test_real_isic_jpegs(models, tmp_path, shared_dataset):
     """Real dermoscopy JPEGs (256x256) go through: read, resize to 32x32, masks back at 256x256."""
-    if not ISIC.is_dir():
-        pytest.skip(f"{ISIC} not present")
+    shared_dataset(ISIC.name, root=ISIC.parent)
     folder = tmp_path / "isic"
     folder.mkdir()
     for src in sorted(ISIC.glob("*.jpg"))[:3]:
