@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -171,3 +172,18 @@ def test_ensure_prepared_builds_once_and_rebuilds_when_stale(tmp_path, monkeypat
     (ds.root / "dataset.json").write_text(json.dumps({**ds.info, "prepare_config": {"stale": True}}))
     rebuilt = ensure_prepared(real, base)
     assert rebuilt.info["prepare_config"] == prepare_config(real)
+
+
+@pytest.mark.parametrize("stem", [".", "..", ".hidden"])
+def test_dot_image_ids_refused_like_predict(tmp_path, stem):
+    """prepare and predict share one id rule (medseglab.data.ids): ``..png`` gives id '.', a folder."""
+    source = tmp_path / "src"
+    write_png(source / "images" / "a.png", rgb(8, 8))
+    write_png(source / "masks" / "a.png", square_mask(8, 8))
+    # PIL reads no extension from "..png": name the format
+    Image.fromarray(rgb(8, 8)).save(source / "images" / f"{stem}.png", format="PNG")
+    Image.fromarray(square_mask(8, 8)).save(source / "masks" / f"{stem}.png", format="PNG")
+    out = tmp_path / "out"
+    with pytest.raises(DataError, match=re.escape(f"{stem}.png: ") + ".* cannot be an image id.*rename the file"):
+        prepare_dataset(make_cfg("folder", source), out)
+    assert_nothing_left(out)

@@ -1,6 +1,7 @@
 """predict_folder on tiny Keras models whose masks are known in advance (conftest.py)."""
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -113,10 +114,10 @@ def test_crash_mid_batch_keeps_committed_rows_and_rerun_completes(models, images
 def test_crash_between_masks_and_row_rewrites_that_image(models, images, tmp_path, monkeypatch):
     real = ReviewQueue.enqueue
 
-    def fail_on_c(self, item):
+    def fail_on_c(self, item, **kw):
         if item["image_id"] == "c":
             raise OSError("disk vanished")
-        return real(self, item)
+        return real(self, item, **kw)
 
     with ReviewQueue(tmp_path / "review.db") as queue:
         monkeypatch.setattr(ReviewQueue, "enqueue", fail_on_c)
@@ -173,7 +174,7 @@ def test_image_folder_errors(tmp_path, gradient_image):
         list_images(tmp_path / "x")
     for name in ("same.png", "same.jpg"):
         Image.fromarray(gradient_image()).save(tmp_path / "x" / name)
-    with pytest.raises(DataError, match="same image id 'same'"):
+    with pytest.raises(DataError, match="both give image id 'same'"):
         list_images(tmp_path / "x")
 
 
@@ -244,3 +245,35 @@ def test_real_isic_jpegs(models, tmp_path, shared_dataset):
         with Image.open(row.source_path) as src:
             assert union.shape == (src.height, src.width)
         assert row.union_fg >= max(row.lmi_fg, row.tii_fg) >= row.intersection_fg
+
+
+@pytest.mark.parametrize("name", ["..png", "...png", ".hidden.png"])
+def test_dot_ids_refused_and_earlier_predictions_kept(models, images, tmp_path, gradient_image, name):
+    """``..png`` (id '.') once replaced the whole predictions/<dataset>/ folder; ``...png`` crashed."""
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        run(models, images, tmp_path, queue)
+        Image.fromarray(gradient_image()).save(images / name, format="PNG")  # PIL reads no extension from "..png"
+        with pytest.raises(DataError, match=re.escape(f"{name}: ") + ".* cannot be an image id.*rename the file"):
+            run(models, images, tmp_path, queue)
+        assert queue.queued_ids("skin") == {"a", "b", "c", "d", "e"}
+        for image_id in ("a", "e"):
+            assert all(Path(queue.get(image_id)[f"{c}_path"]).is_file() for c in CANDIDATES)
+
+
+def test_masks_gone_accept_refused_until_predict_rewrites_them(models, images, tmp_path):
+    """Masks deleted behind the queue's back: accept is refused, and a rerun of predict rewrites them."""
+    import shutil
+
+    from medseglab.errors import QueueError
+
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        run(models, images, tmp_path, queue)
+        queue.decide("a", output="lmi")
+        shutil.rmtree(tmp_path / "predictions" / "skin")
+        with pytest.raises(QueueError, match=r"skin/c: .*union\.png.* missing.*medseglab predict --dataset skin"):
+            queue.decide("c", output="union")
+        counts = run(models, images, tmp_path, queue)
+        assert counts == {"found": 5, "skipped": 1, "queued": 4}  # a is decided: its row stays as it was
+        assert queue.get("a")["decision"] == "lmi"
+        assert queue.decide("c", output="union")["status"] == "accepted"
+        assert Path(queue.get("c")["union_path"]).is_file()

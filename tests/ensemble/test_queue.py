@@ -1,6 +1,7 @@
 """The SQLite review queue: enqueue once, decisions stored with history, clear refusals."""
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -9,13 +10,22 @@ from medseglab.ensemble.queue import QueueError, ReviewQueue, default_queue_path
 
 
 def item(image_id, dataset="skin", **extra):
+    """A queue row whose candidate files exist (relative to the test's working folder)."""
     row = {"dataset": dataset, "image_id": image_id, "source_path": f"new/{image_id}.png", "proxy": "fp",
            "suggested": "intersection"}
     for i, cand in enumerate(CANDIDATES):
-        row.update({f"{cand}_path": f"p/{image_id}/{cand}.png", f"{cand}_fg": 0.1 * i,
+        path = Path("p") / dataset / image_id / f"{cand}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"mask")
+        row.update({f"{cand}_path": str(path), f"{cand}_fg": 0.1 * i,
                     f"{cand}_fp_proxy": 0.01 * i, f"{cand}_fn_proxy": 0.02 * i})
     row.update(extra)
     return row
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -98,3 +108,28 @@ def test_status_check_constraint(queue):
 )
 def test_default_queue_path_beside_the_store(uri, expected):
     assert str(default_queue_path(uri)) == expected
+
+
+def test_accept_refuses_an_item_whose_masks_are_gone(queue):
+    """The masks were deleted after queueing (once by predict itself): accepting one is refused."""
+    queue.enqueue(item("a"))
+    queue.enqueue(item("b"))
+    Path("p/skin/a/union.png").unlink()
+    with pytest.raises(QueueError, match=r"skin/a: .*p/skin/a/union\.png.*missing.*medseglab predict"):
+        queue.decide("a", output="union")
+    with pytest.raises(QueueError, match=r"p/skin/a/union\.png"):
+        queue.decide("a", output="lmi")  # the reviewer could not compare it with the union
+    assert queue.get("a")["status"] == "pending" and queue.decisions().empty
+    assert queue.missing_masks("skin") == {"a"}
+    assert queue.decide("a", retrain=True)["status"] == "retrain"  # nothing is accepted: allowed
+    assert queue.missing_masks("skin") == set()  # only pending items are worth predicting again
+
+
+def test_requeue_refreshes_only_a_pending_row(queue):
+    queue.enqueue(item("a"))
+    queue.enqueue(item("b"))
+    queue.decide("b", output="tii")
+    assert queue.enqueue(item("a", suggested="union"), replace_pending=True) is True
+    assert queue.get("a")["suggested"] == "union" and queue.get("a")["status"] == "pending"
+    assert queue.enqueue(item("b", suggested="union"), replace_pending=True) is False  # decided: kept
+    assert queue.get("b")["suggested"] == "intersection" and queue.get("b")["decision"] == "tii"

@@ -18,6 +18,7 @@ from PIL import Image
 
 from medseglab.config import ConfigError, prepare_config
 from medseglab.data.errors import DataError
+from medseglab.data.ids import check_image_ids
 from medseglab.data.records import Record
 from medseglab.data.registry import ImportContext, format_options, get_format
 from medseglab.io import atomic_dir, sha256_bytes, write_json, write_parquet
@@ -111,19 +112,6 @@ def convert_all(records: list[Record], root: Path, size: tuple[int, int], desc: 
     return sorted(rows, key=lambda row: row["image_id"])
 
 
-def _check_ids(records: list[Record]) -> None:
-    seen: dict[str, Record] = {}
-    for record in records:
-        if not record.image_id or "/" in record.image_id or "\\" in record.image_id or record.image_id.startswith("."):
-            raise DataError(f"{record.source_image}: {record.image_id!r} cannot be an image id (file name); rename the file")
-        if record.image_id in seen:
-            raise DataError(
-                f"{seen[record.image_id].source_image} and {record.source_image} both give image id "
-                f"{record.image_id!r}; rename one of them"
-            )
-        seen[record.image_id] = record
-
-
 def collect(cfg: dict) -> tuple[ImportContext, list[Record], int]:
     """Validate the config, run the importer -> (context, records to prepare, records found)."""
     fmt = get_format(cfg.get("format"))
@@ -147,7 +135,7 @@ def collect(cfg: dict) -> tuple[ImportContext, list[Record], int]:
     records = sorted(fmt.importer(ctx), key=lambda r: r.image_id)
     if not records:
         raise DataError(f"{source}: no images found; the {fmt.name} format expects {fmt.layout}")
-    _check_ids(records)
+    check_image_ids((r.image_id, r.source_image) for r in records)
     return ctx, select_subset(records, cfg.get("max_images")), len(records)
 
 

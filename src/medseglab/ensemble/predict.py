@@ -6,7 +6,7 @@ Per image, in this order (so that a crash loses at most the image in flight):
    ``<out>/<dataset>/<image_id>/`` (``{lmi,tii,union,intersection}.png``, 0/255, the source
    image's own size);
 2. its queue row is committed in its own transaction.
-A rerun skips every image already queued for the dataset.
+A rerun skips every image already queued for the dataset, except pending ones whose masks are gone.
 
 The reviewer's proxy for false positives / negatives: with no ground truth, the consensus of all
 models (the mean class-1 probability over every LMI and TII repeat, thresholded) stands in for
@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from medseglab.data.errors import DataError
+from medseglab.data.ids import check_image_ids
 from medseglab.ensemble.algorithm import CANDIDATES, candidate_maps
 from medseglab.ensemble.queue import ReviewQueue
 from medseglab.io import atomic_dir
@@ -40,18 +41,13 @@ def list_images(folder: str | Path) -> list[tuple[str, Path]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder of images; pass --images DIR with png/jpg files")
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if path.stem in found:
-            raise DataError(
-                f"{found[path.stem]} and {path} have the same image id {path.stem!r}; rename one of them"
-            )
-        found[path.stem] = path
+    found = [(path.stem, path) for path in sorted(folder.iterdir())
+             if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
     if not found:
         raise DataError(f"{folder}: no .png/.jpg/.jpeg images in this folder")
-    return list(found.items())
+    # The id names the image's output folder: '..png' (id '.') would replace predictions/<dataset>/.
+    check_image_ids(found)
+    return sorted(found)
 
 
 def read_image(path: Path, size_wh: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
@@ -165,7 +161,9 @@ def predict_folder(
             raise ValueError(f"models disagree on the input size: {model_input_size(model, size_wh)} vs {size_wh}")
 
     found = list_images(images_dir)
-    queued = queue.queued_ids(dataset)
+    # Pending items whose masks were deleted are predicted again, so the reviewer has files to accept.
+    redo = queue.missing_masks(dataset)
+    queued = queue.queued_ids(dataset) - redo
     todo = [(image_id, path) for image_id, path in found if image_id not in queued]
     check_images([path for _, path in todo])
     out_dir = Path(out_dir) / dataset
@@ -204,7 +202,7 @@ def predict_folder(
                     item[f"{cand}_path"] = str(paths[cand])
                     for field in ("fg", "fp_proxy", "fn_proxy"):
                         item[f"{cand}_{field}"] = float(proxies[f"{cand}_{field}"][i])
-                if queue.enqueue(item):
+                if queue.enqueue(item, replace_pending=image_id in redo):
                     n_queued += 1
                 if on_queued is not None:
                     on_queued(image_id)

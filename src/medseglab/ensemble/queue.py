@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS review_decisions (
 
 
 
+def _missing_files(row: dict[str, Any]) -> list[str]:
+    return [row[f"{cand}_path"] for cand in CANDIDATES if not Path(row[f"{cand}_path"]).is_file()]
+
+
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -116,8 +120,17 @@ class ReviewQueue:
         rows = self._conn.execute("SELECT image_id FROM review_queue WHERE dataset = ?", (dataset,))
         return {row[0] for row in rows}
 
-    def enqueue(self, item: dict[str, Any]) -> bool:
-        """Insert one pending item in its own transaction; False if (dataset, image_id) is queued already."""
+    def missing_masks(self, dataset: str) -> set[str]:
+        """Pending items of ``dataset`` with a candidate mask file gone: predict writes them again."""
+        rows = self._conn.execute("SELECT * FROM review_queue WHERE dataset = ? AND status = 'pending'", (dataset,))
+        return {row["image_id"] for row in rows if _missing_files(dict(row))}
+
+    def enqueue(self, item: dict[str, Any], *, replace_pending: bool = False) -> bool:
+        """Insert one pending item in its own transaction; False if (dataset, image_id) is queued already.
+
+        ``replace_pending``: a row still pending is refreshed instead (its masks were predicted
+        again); a decided row is never touched.
+        """
         item = dict(item)
         item.setdefault("created_at", now())
         item["status"] = "pending"
@@ -125,10 +138,14 @@ class ReviewQueue:
             raise QueueError(f"proxy must be one of {PROXIES}, got {item.get('proxy')!r} (params.yaml ensemble.review_fewest)")
         columns = ", ".join(item)
         marks = ", ".join("?" for _ in item)
+        if replace_pending:
+            updates = ", ".join(f"{col} = excluded.{col}" for col in item if col not in ("dataset", "image_id"))
+            sql = (f"INSERT INTO review_queue ({columns}) VALUES ({marks}) ON CONFLICT (dataset, image_id) "
+                   f"DO UPDATE SET {updates} WHERE review_queue.status = 'pending'")
+        else:
+            sql = f"INSERT OR IGNORE INTO review_queue ({columns}) VALUES ({marks})"
         with self._conn:
-            cursor = self._conn.execute(
-                f"INSERT OR IGNORE INTO review_queue ({columns}) VALUES ({marks})", tuple(item.values())
-            )
+            cursor = self._conn.execute(sql, tuple(item.values()))
         return cursor.rowcount == 1
 
     def decide(
@@ -152,6 +169,16 @@ class ReviewQueue:
             raise QueueError(
                 f"{row['dataset']}/{image_id} is already {row['status']} ({row['decision']}) by "
                 f"{row['reviewer']} at {row['decided_at']}; pass --force to change the decision"
+            )
+        missing = _missing_files(row) if output is not None else []
+        if missing:
+            # An accepted output must be a file the reviewer could compare with the others.
+            raise QueueError(
+                f"{row['dataset']}/{image_id}: candidate mask file(s) {', '.join(missing)} are missing (moved or "
+                "deleted after queueing); " + (
+                    f"rerun `medseglab predict --dataset {row['dataset']} --images {Path(row['source_path']).parent}` "
+                    "from the project root to write them again, then accept" if row["status"] == "pending"
+                    else "restore them from a backup, or decide --retrain")
             )
         status, decision = ("retrain", "retrain") if retrain else ("accepted", output)
         reviewer = reviewer or default_reviewer()
