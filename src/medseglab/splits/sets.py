@@ -48,16 +48,30 @@ def assign_folds(groups: pd.DataFrame, n_splits: int, rng: np.random.Generator) 
     return folds
 
 
+def too_few_groups(groups: pd.DataFrame) -> str:
+    """Why one group cannot be split: no split.n_splits (>= 2) helps, only more data or other groups."""
+    n_images = int(groups["n_images"].sum())
+    if n_images < 2:
+        return (f"cannot build train:test sets from {n_images} image: train and test each need at least one; "
+                "add images to the dataset (at least 2, of at least 2 patients/cases)")
+    return (f"cannot build train:test sets: all {n_images} images belong to one group "
+            f"({groups['group_id'].iloc[0]!r}, one patient/case), and a group never straddles train and test; "
+            "add images of other patients/cases, or check the group column (group_id in the manifest: the "
+            "dataset's patient/case column, options.group_column for the folder format)")
+
+
 def make_test_sets(
     groups: pd.DataFrame, n_splits: int, test_fraction: float, overlap: float, rng: np.random.Generator
 ) -> list[np.ndarray]:
     """Group indices of the test set of each of the ``n_splits`` 80:20 sets (see the module docstring)."""
     n_groups = len(groups)
+    if n_groups < 2:
+        raise DataError(too_few_groups(groups))
     if n_groups < n_splits:
         raise DataError(
             f"cannot build {n_splits} group-disjoint train:test sets from {n_groups} group(s) "
             f"(patients/cases): every test set needs its own group(s); add images or lower "
-            f"split.n_splits (e.g. --set split.n_splits={max(n_groups, 2)})"
+            f"split.n_splits (e.g. --set split.n_splits={n_groups})"
         )
     sizes = groups["n_images"].to_numpy()
     n_images = int(sizes.sum())
