@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
@@ -10,6 +12,8 @@ from medseglab.data.errors import DataError
 
 ID_COLUMNS = ("image_id", "isic_id", "name", "image", "id", "filename", "file")
 LABEL_COLUMNS = ("clinical_label", "label", "benign_malignant", "diagnosis", "grade")
+log = logging.getLogger(__name__)
+
 GROUP_COLUMNS = ("group_id", "patient_id", "patient", "case_id", "case", "kits19_case", "lesion_id", "subject_id")
 
 
@@ -74,3 +78,15 @@ def id_table(path: Path, *, id_column: str | None = None, label_column: str | No
         if group_col is not None and frame[group_col].iat[i].strip():
             groups[image_id] = frame[group_col].iat[i].strip()
     return labels, groups, {"id": id_col, "label": label_col, "group": group_col}
+
+
+def warn_unmatched(table: Path, listed: Iterable[str], found: Iterable[str], where: str) -> int:
+    """Warn (not fail) about table ids that name no image: a typo or a removed image must not pass
+    silently, but a table covering more images than this copy of the dataset is legitimate.
+    Returns how many ids matched no image."""
+    missing = sorted(set(listed) - set(found))
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        log.warning("warning: %s: %d id(s) name no image in %s (%s); those rows are ignored: fix the ids "
+                    "or remove the rows", table, len(missing), where, shown)
+    return len(missing)

@@ -12,7 +12,7 @@ from pathlib import Path
 from medseglab.data.errors import DataError
 from medseglab.data.records import Record, file_pair_loader, list_images, missing_pairs_error, stems_unique
 from medseglab.data.registry import ImportContext, register_format
-from medseglab.data.tables import id_table
+from medseglab.data.tables import id_table, warn_unmatched
 
 MASK_SUFFIXES = ("_mask", "_segmentation")
 TABLE_NAMES = ("labels.csv", "manifest.csv")
@@ -89,7 +89,11 @@ def import_folder(ctx: ImportContext):
             table, id_column=opts["id_column"], label_column=opts["label_column"], group_column=opts["group_column"]
         )
         ctx.details.update(labels_file=str(table), columns=used)
-    for stem, image, mask in pair_folders(ctx.source / "images", ctx.source / "masks"):
+    pairs = pair_folders(ctx.source / "images", ctx.source / "masks")
+    if table is not None:
+        ctx.details["table_ids_without_image"] = warn_unmatched(
+            table, set(labels) | set(groups), (stem for stem, _, _ in pairs), str(ctx.source / "images"))
+    for stem, image, mask in pairs:
         yield Record(
             image_id=stem,
             group_id=groups.get(stem, stem),

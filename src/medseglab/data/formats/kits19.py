@@ -35,7 +35,7 @@ from medseglab.data.errors import DataError
 from medseglab.data.formats.folder import pair_folders
 from medseglab.data.records import Record, check_same_size, missing_pairs_error, read_label_map, read_rgb
 from medseglab.data.registry import ImportContext, register_format
-from medseglab.data.tables import id_table
+from medseglab.data.tables import id_table, warn_unmatched
 
 IMAGING = "imaging.nii.gz"
 SEGMENTATION = "segmentation.nii.gz"
@@ -221,8 +221,12 @@ def _slice_files(ctx: ImportContext, root: Path) -> list[Record]:
         _, groups, used = id_table(manifest)  # picks kits19_case (or patient_id, case_id, ...)
         ctx.details.update(manifest=str(manifest), group_column=used["group"])
     ctx.details.update(layout="slices")
+    pairs = pair_folders(root / "images", root / "labels", fmt="kits19")
+    if manifest.is_file():
+        ctx.details["table_ids_without_image"] = warn_unmatched(
+            manifest, groups, (stem for stem, _, _ in pairs), str(root / "images"))
     records = []
-    for stem, image, label in pair_folders(root / "images", root / "labels", fmt="kits19"):
+    for stem, image, label in pairs:
         records.append(Record(
             image_id=stem,
             group_id=groups.get(stem, stem.rsplit("_", 1)[0]),
