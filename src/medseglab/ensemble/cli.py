@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medseglab.ensemble.names import CANDIDATES
+from medseglab.names import CANDIDATES, INITS
 
 
 def register(subparsers, common) -> None:
@@ -60,66 +60,14 @@ def register(subparsers, common) -> None:
 # --- ensemble ----------------------------------------------------------------------------------
 
 
-def _ensemble_settings(params: dict) -> dict:
-    from medseglab.config import ConfigError
-
-    section = params.get("ensemble") or {}
-    threshold = section.get("threshold", 0.9)
-    if not isinstance(threshold, (int, float)) or not 0.0 <= float(threshold) <= 1.0:
-        raise ConfigError(f"ensemble.threshold = {threshold!r}: give a Dice threshold in [0, 1] (the paper uses 0.9)")
-    combine = section.get("combine", (params.get("stats") or {}).get("combine", "intersection"))
-    from medseglab.stats.combine import METHODS
-
-    if combine not in METHODS:
-        raise ConfigError(f"ensemble.combine = {combine!r}: choose one of {', '.join(METHODS)}")
-    fewest = section.get("review_fewest", "fp")
-    if fewest not in ("fp", "fn"):
-        raise ConfigError(f"ensemble.review_fewest = {fewest!r}: choose fp or fn")
-    mask_threshold = float((params.get("train") or {}).get("threshold", 0.5))
-    return {"threshold": float(threshold), "combine": combine, "review_fewest": fewest, "mask_threshold": mask_threshold}
-
-
 def run_ensemble(args: argparse.Namespace) -> int:
-    from medseglab.errors import UserError
-    from medseglab.config import load_params, resolve
+    from medseglab.config import load_params
+    from medseglab.ensemble.stage import study_ensemble
 
     params = load_params(args.params, args.overrides)
-    resolve(params, args.dataset)  # unknown dataset -> ConfigError naming the choices
-    settings = _ensemble_settings(params)
-
-    from medseglab import tracking
-    from medseglab.tracking.repeats import load_study_data
-    from medseglab.ensemble.report import log_to_study, write_reports
-    from medseglab.ensemble.source import study_choices
-
-    study = tracking.find_study(args.dataset, args.run_id, params)
-    run_id = study.info.run_id
-    prepared = load_study_data(study, params, args.prepared)
-    try:
-        choices, notes = study_choices(
-            tracking.study_children(run_id), tracking.load_probabilities, prepared.load_masks,
-            ratio=args.ratio, splits=args.splits, combine=settings["combine"],
-            mask_threshold=settings["mask_threshold"], threshold=settings["threshold"],
-        )
-    except ValueError as exc:
-        raise UserError(f"study {run_id}: {exc}") from exc
-    for note in notes:
-        print(f"note: {note}")
-    out_dir = Path(args.out or Path("reports") / args.dataset / "ensemble")
-    result = write_reports(choices, out_dir, dataset=args.dataset, threshold=settings["threshold"],
-                           combine=settings["combine"])
-    if not args.no_log:
-        tags = {"medseglab.ensemble.threshold": settings["threshold"], "medseglab.ensemble.combine": settings["combine"],
-                "medseglab.ensemble.ratio": args.ratio}
-        log_to_study(run_id, result["paths"], result["metrics"], tags)
-    counts = result["counts"]
-    overall = counts[counts["branch"] == "all"].set_index("output")["count"]
-    print(f"ensemble {args.dataset}: {len(choices)} image-split rows from study {run_id}; chosen "
-          + ", ".join(f"{c} {int(overall[c])}" for c in CANDIDATES))
-    for row in result["gains"][result["gains"]["scope"] == "all"].itertuples():
-        print(f"  median Dice chosen {row.median_chosen:.4f} vs {row.baseline.upper()} {row.median_baseline:.4f} "
-              f"(median gain {row.median_gain:+.4f}, Wilcoxon p = {row.p_value:.3g}, n = {row.n})")
-    print(f"wrote {out_dir}/" + "{" + ",".join(result["paths"]) + "}")
+    run = study_ensemble(params, args.dataset, args.run_id, ratio=args.ratio, splits=args.splits,
+                         prepared=args.prepared, out=args.out, log=not args.no_log)
+    print(run.describe())
     return 0
 
 
@@ -138,10 +86,11 @@ def _queue_path(args: argparse.Namespace, params: dict) -> Path:
 def run_predict(args: argparse.Namespace) -> int:
     from medseglab.errors import UserError
     from medseglab.config import load_params, resolve
+    from medseglab.ensemble.stage import ensemble_settings
 
     params = load_params(args.params, args.overrides)
     cfg = resolve(params, args.dataset)
-    settings = _ensemble_settings(params)
+    settings = ensemble_settings(params)
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: give a positive number")
 
@@ -154,9 +103,10 @@ def run_predict(args: argparse.Namespace) -> int:
     list_images(args.images)  # a wrong folder fails before MLflow and TensorFlow load
     study = tracking.find_study(args.dataset, args.run_id, params)
     run_id = study.info.run_id
-    children = tracking.study_children(run_id)
+    uri = tracking.tracking_uri(params)
+    children = tracking.study_children(run_id, uri=uri)
     rows = finished_trainings(children, args.ratio, [args.split])
-    runs = {init: rows.loc[rows["init"] == init, "run_id"].astype(str).tolist() for init in ("lmi", "tii")}
+    runs = {init: rows.loc[rows["init"] == init, "run_id"].astype(str).tolist() for init in INITS}
     if not runs["lmi"] or not runs["tii"]:
         have = sorted({(int(s), int(r)) for s, r in zip(children["split"], children["ratio"])})
         raise UserError(f"study {run_id} has no finished LMI and TII trainings for split {args.split} ratio "
@@ -170,7 +120,7 @@ def run_predict(args: argparse.Namespace) -> int:
         models[init] = []
         for rid in bar(ids, desc=f"load {init.upper()} models", unit="model"):
             try:
-                models[init].append(tracking.load_model(rid))
+                models[init].append(tracking.load_model(rid, uri=uri))
             except (MlflowException, OSError) as exc:
                 raise UserError(f"training run {rid} ({init.upper()}, split {args.split}, ratio {args.ratio}) has no "
                                 f"loadable `model` artifact ({str(exc).splitlines()[0]}); retrain it with "

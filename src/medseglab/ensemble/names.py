@@ -1,5 +1,5 @@
 """Names of Algorithm 1's candidates and branches (no heavy imports: the CLI uses them)."""
 
-# Tie-breaking order too: the single models before their combinations.
-CANDIDATES = ("lmi", "tii", "union", "intersection")
+from medseglab.names import CANDIDATES  # noqa: F401  (defined once, with the inits, in medseglab.names)
+
 BRANCHES = ("all_above", "all_below", "mixed", "empty_gt")

@@ -33,17 +33,20 @@ def write_reports(choices: pd.DataFrame, out_dir: str | Path, *, dataset: str, t
     }
 
 
-def log_to_study(run_id: str, paths: dict[str, Path], metrics: dict[str, float], tags: dict[str, str]) -> None:
+def log_to_study(run_id: str, paths: dict[str, Path], metrics: dict[str, float], tags: dict[str, str], *,
+                 uri: str | None = None) -> None:
     """Attach the files (artifact dir ``ensemble/``), headline metrics and settings to the study run.
 
     Works on a finished run; metrics get a step so a rerun adds a point instead of failing.
+    ``uri``: the tracking store (default ``MLFLOW_TRACKING_URI`` or the project's).
     """
     import time
 
     from mlflow.entities import Metric, RunTag
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient()
+    from medseglab.tracking.store import open_client
+
+    client = open_client(uri=uri)
     for path in paths.values():
         client.log_artifact(run_id, str(path), artifact_path=ARTIFACT_DIR)
     stamp = int(time.time() * 1000)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-SPLIT_KEYS = ("n_splits", "test_fraction", "depletion", "depletion_from", "seed", "overlap")
+from medseglab.splits.settings import SPLIT_KEYS, split_settings  # noqa: F401  (SPLIT_KEYS: older imports)
+
 TOLERANCE = 5.0  # percentage points between nominal and actual train share worth a warning
 
 
@@ -21,49 +21,9 @@ def register(subparsers, common) -> None:
     p.set_defaults(func=run_split)
 
 
-def read_prepared(folder: Path):
-    """(manifest, dataset.json dict) of a prepared dataset folder, by the file contract."""
-    import pandas as pd
-
-    from medseglab.data.errors import DataError
-
-    manifest_file, info_file = folder / "manifest.parquet", folder / "dataset.json"
-    for file in (manifest_file, info_file):
-        if not file.is_file():
-            raise DataError(
-                f"{file}: not found; run `medseglab prepare --dataset <name>` first, or pass --prepared DIR"
-            )
-    try:
-        manifest = pd.read_parquet(manifest_file)
-        info = json.loads(info_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{folder}: unreadable prepared dataset ({exc}); run `medseglab prepare` again") from exc
-    return manifest, info
-
-
-def split_settings(section: dict) -> dict:
-    """The `split` section's keys as `make_splits` arguments; unknown keys are a ConfigError (typos)."""
-    from medseglab.config import ConfigError
-    from medseglab.splits.build import DEFAULT_OVERLAP
-
-    unknown = sorted(set(section) - set(SPLIT_KEYS))
-    if unknown:
-        raise ConfigError(f"split: unknown key(s) {unknown}; known keys are {list(SPLIT_KEYS)}")
-    missing = [k for k in ("n_splits", "test_fraction", "seed") if section.get(k) is None]
-    if missing:
-        raise ConfigError(f"split: missing {missing} in params.yaml (e.g. n_splits: 5, test_fraction: 0.2, seed: 2021)")
-    return {
-        "n_splits": section["n_splits"],
-        "test_fraction": section["test_fraction"],
-        "depletion": section.get("depletion") or [],
-        "seed": section["seed"],
-        "overlap": section.get("overlap", DEFAULT_OVERLAP),
-        "depletion_from": section.get("depletion_from", "all"),
-    }
-
-
 def run_split(args) -> int:
     from medseglab.config import load_params, resolve
+    from medseglab.data import load_prepared
     from medseglab.splits import check_split_params, make_splits, write_splits
     from medseglab.splits.report import overlap_summary, set_sizes
 
@@ -73,7 +33,8 @@ def run_split(args) -> int:
     checked = check_split_params(**settings)  # fail on a bad value before reading any data
     prepared = Path(args.prepared or Path("data/prepared") / args.dataset)
     out = Path(args.out or Path("data/splits") / args.dataset)
-    manifest, info = read_prepared(prepared)
+    data = load_prepared(prepared)
+    manifest, info = data.manifest, dict(data.info)
     info.setdefault("name", args.dataset)
 
     splits = make_splits(manifest, **settings)

@@ -88,21 +88,30 @@ def combined_table(
     return pd.concat(parts, ignore_index=True)
 
 
-def mlflow_probability_loader(run_id: str) -> tuple[np.ndarray, np.ndarray]:
-    """A training's ``evaluation/probabilities.npz`` as (ids, uint8 maps): 4x less memory than float."""
-    import tempfile
+def probability_loader(uri: str | None = None) -> ProbLoader:
+    """A loader of a training's ``evaluation/probabilities.npz`` from the store at ``uri`` (default the
+    project's) as (ids, uint8 maps): 4x less memory than float."""
+    from medseglab.tracking import tracking_uri
 
-    import mlflow
+    uri = uri or tracking_uri()
 
-    from medseglab.data.errors import DataError
+    def load(run_id: str) -> tuple[np.ndarray, np.ndarray]:
+        import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="medseglab-stats-") as tmp:
-        try:
-            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/probabilities.npz", dst_path=tmp)
-        except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
-            raise DataError(f"run {run_id}: cannot read evaluation/probabilities.npz ({exc})") from exc
-        with np.load(path, allow_pickle=False) as archive:
-            return archive["image_ids"].astype(str), archive["prob"]
+        import mlflow.artifacts
+
+        from medseglab.data.errors import DataError
+
+        with tempfile.TemporaryDirectory(prefix="medseglab-stats-") as tmp:
+            try:
+                path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="evaluation/probabilities.npz",
+                                                           dst_path=tmp, tracking_uri=uri)
+            except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing artifact
+                raise DataError(f"run {run_id}: cannot read evaluation/probabilities.npz ({exc})") from exc
+            with np.load(path, allow_pickle=False) as archive:
+                return archive["image_ids"].astype(str), archive["prob"]
+
+    return load
 
 
 def prepared_mask_loader(params: dict, profile: str | None = None, data_hash: str | None = None,

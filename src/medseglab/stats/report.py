@@ -184,15 +184,16 @@ def depletion_wide(curve: pd.DataFrame, split: int) -> pd.DataFrame:
     return wide.reset_index().sort_values("train_pct")
 
 
-def log_to_mlflow(report: Report, parent_run_id: str) -> None:
+def log_to_mlflow(report: Report, parent_run_id: str, *, uri: str | None = None) -> None:
     """Tables and plots as artifacts under ``stats/`` of the study's parent run, headline numbers
-    as its metrics (e.g. ``table1.dice.median.tii``)."""
+    as its metrics (e.g. ``table1.dice.median.tii``); ``uri``: the store (default the project's)."""
     import time
 
     from mlflow.entities import Metric
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient()
+    from medseglab.tracking.store import open_client
+
+    client = open_client(uri=uri)
     client.log_artifacts(parent_run_id, str(report.out_dir / "tables"), "stats/tables")
     if (report.out_dir / "plots").is_dir():
         client.log_artifacts(parent_run_id, str(report.out_dir / "plots"), "stats/plots")

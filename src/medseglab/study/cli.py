@@ -54,15 +54,17 @@ def run_train(args) -> int:
     from medseglab.study.inputs import blank, ensure_prepared_dataset, ensure_splits, study_config
     from medseglab.study.launcher import link, take_launcher
     from medseglab.tracking.conventions import TrainingKey
-    from medseglab.training.train import Tracking, train_one
+    from medseglab.names import INITS
+    from medseglab.tracking.session import Tracking
+    from medseglab.training.train import train_one
 
     params = load_params(args.params, args.overrides)
     cfg = study_config(params, args.dataset, args.profile, args.source, args.format)
     key = TrainingKey.make(args.dataset, blank(args.init) or "", args.split, args.ratio, args.repeat)
-    if key.init not in ("tii", "lmi"):
+    if key.init not in INITS:
         from medseglab.errors import UserError
 
-        raise UserError(f"--init {args.init!r}: use tii or lmi")
+        raise UserError(f"--init {args.init!r}: use {' or '.join(INITS)}")
     prepared = ensure_prepared_dataset(cfg)
     splits, _ = ensure_splits(cfg, prepared)
     tracking = Tracking.open(params, args.dataset, profile=cfg["profile"])
@@ -105,16 +107,26 @@ ANALYSES = ("stats", "ensemble", "explain")  # each reads the finished study and
 
 
 def analyze(args, parent_run_id: str) -> int:
-    """The study's statistics, Algorithm 1 and explanations, in this process (no new TensorFlow import)."""
-    from medseglab.cli import main
+    """The study's statistics, Algorithm 1 and explanations, in this process (no new TensorFlow import):
+    the same library functions `medseglab stats`, `ensemble` and `explain` call, on this very study."""
+    from medseglab.config import load_params
+    from medseglab.errors import UserError
+    from medseglab.ensemble.stage import study_ensemble
+    from medseglab.explain.stage import study_explain
+    from medseglab.stats.stage import describe, study_stats
 
-    common = ["--dataset", args.dataset, "--run-id", parent_run_id, "--params", args.params]
-    for item in args.overrides:
-        common += ["--set", item]
+    params = load_params(args.params, args.overrides)
+    stages = {
+        "stats": lambda: describe(study_stats(params, args.dataset, parent_run_id)[0]),
+        "ensemble": lambda: study_ensemble(params, args.dataset, parent_run_id).describe(),
+        "explain": lambda: study_explain(params, args.dataset, parent_run_id).describe(),
+    }
     for stage in ANALYSES:
         print(f"--- medseglab {stage} --dataset {args.dataset} --run-id {parent_run_id}", flush=True)
-        code = main([stage, *common])
-        if code:
-            print(f"medseglab {stage} failed (exit {code}); the study itself is finished and recorded", file=sys.stderr)
-            return code
+        try:
+            print(stages[stage](), flush=True)
+        except UserError as exc:
+            print(f"medseglab {stage}: error: {exc}", file=sys.stderr)
+            print(f"medseglab {stage} failed; the study itself is finished and recorded", file=sys.stderr)
+            return 2
     return 0

@@ -61,11 +61,9 @@ def ensure_prepared_dataset(cfg: dict, base: str | Path = PREPARED_BASE):
 
 def _split_record(cfg: dict) -> dict:
     """The split parameters as `medseglab split` records them in splits.json."""
-    from medseglab.splits import check_split_params
-    from medseglab.splits.cli import SPLIT_KEYS, split_settings
+    from medseglab.splits.settings import split_record
 
-    checked = check_split_params(**split_settings(cfg["split"]))
-    return {k: checked[k] for k in SPLIT_KEYS}
+    return split_record(cfg["split"])
 
 
 def _splits_match(folder: Path, record: dict, data_hash: str) -> bool:
@@ -81,7 +79,7 @@ def ensure_splits(cfg: dict, prepared, base: str | Path = SPLITS_BASE):
     """(split table, its folder): ``<base>/<name>`` when it matches the config and the prepared
     data, else a cache folder ``<base>/../cache/splits-<name>-<hash>`` (built when missing)."""
     from medseglab.splits import load_splits, make_splits, write_splits
-    from medseglab.splits.cli import split_settings
+    from medseglab.splits.settings import split_settings
 
     base = Path(base)
     record = _split_record(cfg)
