@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from medseglab.config import ConfigError
 from medseglab.data import DataError, load_prepared, prepare_dataset
 from medseglab.data.records import binary_mask, read_label_map
 
@@ -95,3 +96,48 @@ def test_a_palette_mask_prepares_like_a_grey_one(tmp_path):
     _save(src / "masks" / "a.png", _palette(LESION, [0, 0, 0, 255, 0, 0]))
     ds = load_prepared(prepare_dataset(make_cfg("folder", src), tmp_path / "out"))
     np.testing.assert_array_equal(ds.load_masks()[0], LESION.astype(np.uint8))
+
+
+def _alpha_lesion_folder(src):
+    write_png(src / "images" / "a.png", rgb(12, 16))
+    _save(src / "masks" / "a.png", _rgba(np.where(LESION, 255, 0), grey=0))
+    return src
+
+
+def test_mask_channel_alpha_reads_the_lesion_from_alpha(tmp_path):
+    src = _alpha_lesion_folder(tmp_path / "src")
+    ds = load_prepared(prepare_dataset(make_cfg("folder", src, options={"mask_channel": "alpha"}), tmp_path / "out"))
+    np.testing.assert_array_equal(ds.load_masks()[0], LESION.astype(np.uint8))
+    assert ds.info["options"]["mask_channel"] == "alpha"
+
+
+def test_mask_channel_colour_ignores_alpha(tmp_path):
+    src = _alpha_lesion_folder(tmp_path / "src")
+    ds = load_prepared(prepare_dataset(make_cfg("folder", src, options={"mask_channel": "colour"}), tmp_path / "out"))
+    assert ds.load_masks()[0].sum() == 0  # the colours are all background: what the user asked for
+
+
+def test_mask_channel_alpha_on_a_mask_without_alpha_names_the_file(tmp_path):
+    src = tmp_path / "src"
+    write_png(src / "images" / "a.png", rgb(12, 16))
+    mask = write_png(src / "masks" / "a.png", square_mask(12, 16))
+    with pytest.raises(DataError, match=rf"{mask}.*no alpha channel"):
+        prepare_dataset(make_cfg("folder", src, options={"mask_channel": "alpha"}), tmp_path / "out")
+
+
+def test_isic_mask_channel_option(tmp_path):
+    from medseglab.data.formats.isic2018 import IMAGES_DIR, MASKS_DIR
+
+    src = tmp_path / "isic"
+    write_png(src / IMAGES_DIR / "ISIC_1.jpg", rgb(12, 16))
+    _save(src / MASKS_DIR / "ISIC_1_segmentation.png", _rgba(np.where(LESION, 255, 0)))
+    with pytest.raises(DataError, match="mask_channel"):
+        prepare_dataset(make_cfg("isic2018", src), tmp_path / "a")
+    ds = load_prepared(prepare_dataset(make_cfg("isic2018", src, options={"mask_channel": "alpha"}), tmp_path / "b"))
+    np.testing.assert_array_equal(ds.load_masks()[0], LESION.astype(np.uint8))
+
+
+def test_unknown_mask_channel_is_a_config_error(tmp_path):
+    src = _alpha_lesion_folder(tmp_path / "src")
+    with pytest.raises(ConfigError, match=r"datasets\.ds\.options\.mask_channel = 'red'.*alpha"):
+        prepare_dataset(make_cfg("folder", src, options={"mask_channel": "red"}), tmp_path / "out")

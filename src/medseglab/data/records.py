@@ -124,21 +124,35 @@ def read_rgb(path: Path, draft_size: tuple[int, int] | None = None) -> tuple[Ima
     return image, size
 
 
-def read_label_map(path: Path) -> np.ndarray:
+# options.mask_channel of the folder and isic2018 formats: which band of a transparent mask holds it.
+MASK_CHANNELS = ("auto", "alpha", "colour")
+
+
+def read_label_map(path: Path, channel: str = "auto") -> np.ndarray:
     """A mask / label-map file as a 2-D integer array (values untouched): the mask policy of docs/DATA.md.
 
     - palette ("P") masks give their palette *indices*, never the colours (label PNGs store the
       class as the index; a palette's transparency belongs to an index and is ignored);
     - 16-bit ("I;16") and 32-bit masks give their integer values as stored (no rescaling);
-    - an alpha channel must be fully opaque: a lesion drawn only in alpha would otherwise become
-      an empty mask, so a transparent mask is refused with how to flatten it.
+    - an alpha channel must be fully opaque (``channel="auto"``): a lesion drawn only in alpha
+      would otherwise become an empty mask, so a transparent mask is refused with how to flatten
+      it. ``channel="alpha"`` reads the alpha band as the mask, ``"colour"`` ignores it.
     """
     image, _ = _open(path, "mask")
+    has_alpha = "A" in image.getbands()  # LA, PA, RGBA: alpha is the last band
+    if channel == "alpha":
+        if not has_alpha:
+            raise DataError(
+                f"{path}: options.mask_channel is alpha but this mask has no alpha channel (mode {image.mode}); "
+                "set mask_channel to auto, or give every mask its target in the alpha channel"
+            )
+        return np.asarray(image)[..., -1]
     if image.mode == "1":
         return np.asarray(image, dtype=np.uint8)
     arr = np.asarray(image)
-    if "A" in image.getbands():  # LA, PA, RGBA: alpha is the last band
-        _require_opaque(arr[..., -1], path)
+    if has_alpha:
+        if channel != "colour":
+            _require_opaque(arr[..., -1], path)
         arr = arr[..., :-1] if arr.shape[2] > 2 else arr[..., 0]
     if arr.ndim == 3:
         channels = arr[..., :3] if arr.shape[2] >= 3 else arr[..., :1]
@@ -160,7 +174,8 @@ def _require_opaque(alpha: np.ndarray, path: Path) -> None:
             "pixels), so it is ambiguous whether the target is in the colours or in the alpha channel; "
             "flatten it to a single-channel PNG: target drawn in alpha -> "
             f"python -c \"from PIL import Image; Image.open('{path}').getchannel('A').save('{path}')\"; "
-            f"target in the colours -> magick '{path}' -alpha off -colorspace gray '{path}'"
+            f"target in the colours -> magick '{path}' -alpha off -colorspace gray '{path}' "
+            "(folder and isic2018 formats: or set options.mask_channel to alpha or colour)"
         )
 
 
@@ -193,12 +208,13 @@ def check_same_size(image_size: tuple[int, int], mask_shape: tuple[int, ...], im
         )
 
 
-def file_pair_loader(image_path: Path, mask_path: Path, to_binary: Callable[[np.ndarray, Path], np.ndarray] = binary_mask) -> Loader:
+def file_pair_loader(image_path: Path, mask_path: Path, to_binary: Callable[[np.ndarray, Path], np.ndarray] = binary_mask,
+                     mask_channel: str = "auto") -> Loader:
     """The loader of an image file + a mask file of the same size."""
 
     def load(size: tuple[int, int]):
         image, on_disk = read_rgb(image_path, draft_size=size)
-        mask = to_binary(read_label_map(mask_path), mask_path)
+        mask = to_binary(read_label_map(mask_path, mask_channel), mask_path)
         check_same_size(on_disk, mask.shape, image_path, mask_path)
         return image, mask
 

@@ -3,6 +3,8 @@
 Masks are binary ({0,1} or {0,255}); a mask may also be named ``<stem>_mask`` or
 ``<stem>_segmentation``. An optional ``labels.csv`` or ``manifest.csv`` beside the two folders
 (or the file in option ``labels``) gives each image a clinical label and a group (patient).
+A mask with transparency is refused unless option ``mask_channel`` says where the target is:
+``alpha`` (drawn in the alpha channel) or ``colour`` (alpha ignored); see docs/DATA.md, "Masks".
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from medseglab.data.errors import DataError
-from medseglab.data.records import Record, file_pair_loader, list_images, missing_pairs_error, stems_unique
+from medseglab.config import ConfigError
+from medseglab.data.records import (MASK_CHANNELS, Record, file_pair_loader, list_images, missing_pairs_error,
+                                     stems_unique)
 from medseglab.data.registry import ImportContext, register_format
 from medseglab.data.tables import id_table, warn_unmatched
 
@@ -29,6 +33,17 @@ def resolve_side_file(ctx: ImportContext, value: str | None, key: str) -> Path |
         f"{ctx.option_key(key)} = {value!r}: no such file in {ctx.source} or the project root; "
         "fix the path or remove the option"
     )
+
+
+def mask_channel_option(ctx: ImportContext) -> str:
+    """options.mask_channel, checked: which band of a transparent mask holds the target."""
+    value = ctx.options["mask_channel"]
+    if value not in MASK_CHANNELS:
+        raise ConfigError(
+            f"{ctx.option_key('mask_channel')} = {value!r}: use auto (refuse masks with transparency), "
+            "alpha (the target is drawn in the alpha channel) or colour (ignore the alpha channel)"
+        )
+    return value
 
 
 def _mask_stem(stem: str) -> str:
@@ -74,11 +89,12 @@ def pair_folders(images_dir: Path, masks_dir: Path, fmt: str = "folder") -> list
 
 @register_format(
     "folder",
-    options={"labels": None, "id_column": None, "label_column": None, "group_column": None},
+    options={"labels": None, "id_column": None, "label_column": None, "group_column": None, "mask_channel": "auto"},
     layout="<source>/images/*.png|jpg|jpeg|tif|bmp + <source>/masks/<same stem>.png, optional labels.csv or manifest.csv",
 )
 def import_folder(ctx: ImportContext):
     opts = ctx.options
+    channel = mask_channel_option(ctx)
     table = resolve_side_file(ctx, opts["labels"], "labels")
     if table is None:
         table = next((ctx.source / n for n in TABLE_NAMES if (ctx.source / n).is_file()), None)
@@ -100,5 +116,5 @@ def import_folder(ctx: ImportContext):
             clinical_label=labels.get(stem, "unknown"),
             source_image=str(image),
             source_mask=str(mask),
-            load=file_pair_loader(image, mask),
+            load=file_pair_loader(image, mask, mask_channel=channel),
         )

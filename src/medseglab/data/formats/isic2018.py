@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medseglab.data.errors import DataError
-from medseglab.data.formats.folder import resolve_side_file
+from medseglab.data.formats.folder import mask_channel_option, resolve_side_file
 from medseglab.data.records import Record, file_pair_loader, list_images, missing_pairs_error, stems_unique
 from medseglab.data.registry import ImportContext, register_format
 from medseglab.data.tables import ID_COLUMNS, pick_column, read_csv, strip_suffix
@@ -75,11 +75,12 @@ def read_metadata(path: Path) -> tuple[dict[str, str], dict[str, str], dict]:
 
 @register_format(
     "isic2018",
-    options={"metadata": None},
+    options={"metadata": None, "mask_channel": "auto"},
     layout=f"<source>/{IMAGES_DIR}/ISIC_<id>.jpg + <source>/{MASKS_DIR}/ISIC_<id>{MASK_SUFFIX}.png",
 )
 def import_isic2018(ctx: ImportContext):
     images_dir, masks_dir = ctx.source / IMAGES_DIR, ctx.source / MASKS_DIR
+    channel = mask_channel_option(ctx)
     for folder in (images_dir, masks_dir):
         if not folder.is_dir():
             raise DataError(
@@ -116,5 +117,5 @@ def import_isic2018(ctx: ImportContext):
             clinical_label=labels.get(image_id, "unknown"),
             source_image=str(images[image_id]),
             source_mask=str(masks[image_id]),
-            load=file_pair_loader(images[image_id], masks[image_id]),
+            load=file_pair_loader(images[image_id], masks[image_id], mask_channel=channel),
         )
