@@ -99,6 +99,21 @@ def remove_stale_temps(target: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def restore_interrupted(target: str | os.PathLike) -> bool:
+    """Put ``target`` back from ``.<name>.old`` when a replacing ``atomic_dir`` write was killed
+    between its two renames (the old version moved aside, the new one not yet in place), so the
+    previous version survives the kill. Returns whether it restored anything."""
+    target = Path(target)
+    old = target.with_name(f".{target.name}.old")
+    if os.path.lexists(target) or not old.is_dir():
+        return False
+    try:
+        os.replace(old, target)
+    except FileNotFoundError:  # another reader restored it first
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory beside ``target``; it replaces ``target`` only if the block succeeds.
@@ -108,6 +123,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    restore_interrupted(target)
     remove_stale_temps(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
@@ -116,6 +132,8 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         (tmp / WRITER_FILE).unlink(missing_ok=True)
         plain_permissions(tmp, like=target if target.is_dir() else None)
         if target.exists():
+            # Two renames, not one (a folder cannot replace a non-empty folder): a kill between
+            # them leaves only .<name>.old, which restore_interrupted puts back.
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(target, old)

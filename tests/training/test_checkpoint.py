@@ -45,3 +45,33 @@ def test_incomplete_checkpoint_reads_as_none(tmp_path):
     (tmp_path / "ck" / "model.keras").unlink()
     assert read_state(tmp_path / "ck") is None
     assert read_state(tmp_path / "missing") is None
+
+
+def test_save_killed_between_its_renames_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    """atomic_dir moves the old folder aside, then renames the new one in: a kill in between must not
+    lose the old checkpoint (tests/training/test_kill_resume.py does this with a real SIGKILL)."""
+    import os
+
+    model = _model(0)
+    save_checkpoint(tmp_path / "ck", model, 1, [{"epoch": 0, "loss": 0.7}])
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # the new checkpoint's rename: die here
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    try:
+        save_checkpoint(tmp_path / "ck", model, 2, [{"epoch": 0, "loss": 0.7}, {"epoch": 1, "loss": 0.6}])
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not (tmp_path / "ck").exists() and (tmp_path / ".ck.old").is_dir()  # what the kill left
+    assert read_state(tmp_path / "ck")["epochs_done"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+    restore_into(_model(1), tmp_path / "ck")
+    save_checkpoint(tmp_path / "ck", model, 2, [])
+    assert read_state(tmp_path / "ck")["epochs_done"] == 2

@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``checkpoints/<run_id>/`` with ``model.keras`` (weights + optimizer
 variables) and ``state.json`` (``epochs_done``, ``history`` rows); it is replaced atomically
-after every epoch, so a kill leaves either the previous or the new checkpoint, never half of one.
+after every epoch, so a kill leaves either the previous or the new checkpoint, never half of one
+(tested with real SIGKILLs in tests/training/test_kill_resume.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import keras
 
-from medseglab.io import atomic_dir
+from medseglab.io import atomic_dir, restore_interrupted
 
 MODEL_FILE = "model.keras"
 STATE_FILE = "state.json"
@@ -30,8 +31,10 @@ def save_checkpoint(directory: str | Path, model, epochs_done: int, history: lis
 
 
 def read_state(directory: str | Path) -> dict | None:
-    """The checkpoint's state, or None when the folder holds no complete checkpoint."""
+    """The checkpoint's state, or None when the folder holds no complete checkpoint (a save killed
+    between its two renames left the previous checkpoint as ``.<run_id>.old``: it is put back)."""
     directory = Path(directory)
+    restore_interrupted(directory)
     if not (directory / STATE_FILE).is_file() or not (directory / MODEL_FILE).is_file():
         return None
     return json.loads((directory / STATE_FILE).read_text())
