@@ -16,6 +16,9 @@ Masks are brought to the feature map's resolution by area averaging (fractional 
 Each (init, class) group is embedded separately with umap-learn: features of different models
 live in different spaces. ``n_neighbors`` must be below the number of images: it is clamped to
 n - 1 with a warning, and the value used is a column of the table.
+
+Figures: :func:`scatter_figure` (Plotly, interactive) and :func:`scatter_png` (Matplotlib, a PNG
+to read at a glance): one panel per (init, class), axes "UMAP 1" / "UMAP 2", colour = clinical label.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 POOLS = ("predicted", "ground_truth", "probability")
+AXES = ("UMAP 1", "UMAP 2")
+CLASS_NAMES = {0: "class 0 (background)", 1: "class 1 (target)"}
 TABLE_COLUMNS = ["image_id", "init", "clinical_label", "class", "x", "y", "pooled_over", "n_neighbors"]
 
 
@@ -184,12 +189,62 @@ def scatter_figure(table: pd.DataFrame, title: str = "UMAP of penultimate-layer 
         facet_row="init",
         hover_data=["image_id", "pooled_over"],
         category_orders={"target": sorted(frame["target"].unique()), "init": sorted(frame["init"].unique())},
+        labels={"x": AXES[0], "y": AXES[1]},
         title=title,
     )
     fig.update_xaxes(matches=None, showticklabels=False)
     fig.update_yaxes(matches=None, showticklabels=False)
     fig.update_layout(legend_title_text="clinical label", template="plotly_white")
     return fig
+
+
+def scatter_png(table: pd.DataFrame, path, title: str = "UMAP of pooled penultimate-layer features",
+                provenance=None):
+    """The embedding as a PNG: one panel per (init, class) (each its own UMAP, so panels do not share
+    axes), points coloured by clinical label; images whose class had no pixel under the pooling rule
+    (``pooled_over`` = probability fallback) are drawn as crosses. Returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from medseglab.io import atomic_path
+    from medseglab.stats.provenance import UNKNOWN
+
+    provenance = provenance or UNKNOWN
+    inits = [i for i in ("lmi", "tii") if i in set(table["init"])] + sorted(set(table["init"]) - {"lmi", "tii"})
+    classes = sorted(int(c) for c in table["class"].unique())
+    labels = sorted(map(str, table["clinical_label"].unique()))
+    colours = {label: plt.get_cmap("tab10")(k % 10) for k, label in enumerate(labels)}
+    pools = table["pooled_over"].astype(str)
+    main_pool = pools.mode().iloc[0] if len(pools) else ""
+    fig, axes = plt.subplots(max(len(inits), 1), max(len(classes), 1), figsize=(3.6 * max(len(classes), 1) + 1.5,
+                             3.0 * max(len(inits), 1)), squeeze=False, layout="constrained")
+    for r, init in enumerate(inits):
+        for c, cls in enumerate(classes):
+            ax = axes[r, c]
+            part = table.loc[(table["init"] == init) & (table["class"].astype(int) == cls)]
+            for label in labels:
+                pts = part.loc[part["clinical_label"].astype(str) == label]
+                fell = pts["pooled_over"].astype(str) != main_pool
+                ax.scatter(pts.loc[~fell, "x"], pts.loc[~fell, "y"], s=18, color=colours[label], alpha=0.8,
+                           edgecolors="none")
+                ax.scatter(pts.loc[fell, "x"], pts.loc[fell, "y"], s=22, color=colours[label], marker="x")
+            ax.set_title(f"{provenance.init_label(init)}\n{CLASS_NAMES.get(cls, f'class {cls}')}", fontsize=9)
+            ax.set_xlabel(AXES[0], fontsize=8)
+            ax.set_ylabel(AXES[1], fontsize=8)
+            ax.tick_params(labelsize=7)
+    handles = [Line2D([], [], marker="o", ls="", color=colours[label], label=label) for label in labels]
+    if (pools != main_pool).any():
+        handles.append(Line2D([], [], marker="x", ls="", color="grey", label="probability-pooled\n(no pixel of the class)"))
+    fig.legend(handles=handles, title="clinical label", loc="outside right center", fontsize=8, title_fontsize=8,
+               frameon=False)
+    fig.suptitle(provenance.figure_title(title), fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
 
 
 def write_figure(fig, html_path, json_path) -> None:

@@ -3,6 +3,8 @@
 Overlay colours are exact: TP green (0, 255, 0), TN black (0, 0, 0), FP red (255, 0, 0),
 FN yellow (255, 255, 0). Galleries are PNG files drawn with Matplotlib's Agg backend, one row per
 image; Grad-CAM panels show the map (0..1) over the grey input with a shared colour bar.
+Rows are picked by delta_m Dice (:func:`select_images`); :func:`kind_label` names each row by what
+the ranking means ("largest TII gain (ΔDice +0.31)"), and :data:`RANKING_NOTE` says it under the title.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab.stats.provenance import UNKNOWN, Provenance
+
 TP_COLOUR = (0, 255, 0)
 TN_COLOUR = (0, 0, 0)
 FP_COLOUR = (255, 0, 0)
@@ -21,6 +25,26 @@ FN_COLOUR = (255, 255, 0)
 KINDS = ("best", "worst", "median", "user")
 CANDIDATES = ("lmi", "tii", "union", "intersection")  # Algorithm 1's outputs (medseglab.ensemble.names)
 CAM_CMAP = "jet"
+RANKING_NOTE = ("rows ranked by ΔDice = Dice(TII) - Dice(LMI) per test image: largest TII gain, "
+                "largest TII loss (or smallest gain), closest to the median ΔDice")
+
+
+def kind_label(kind: str, delta: float) -> str:
+    """What a gallery row's place in the ΔDice ranking means: ``best`` with ΔDice +0.31 is the
+    "largest TII gain (ΔDice +0.31)"; a ``worst`` row whose ΔDice is not negative is the
+    "smallest TII gain" (both models may be equally good there), not a loss."""
+    d = "n/a" if delta is None or not np.isfinite(delta) else f"{delta:+.2f}"
+    positive = delta is not None and np.isfinite(delta) and delta > 0
+    negative = delta is not None and np.isfinite(delta) and delta < 0
+    if kind == "best":
+        text = "largest TII gain" if positive else ("smallest TII loss" if negative else "no TII gain")
+    elif kind == "worst":
+        text = "largest TII loss" if negative else ("smallest TII gain" if positive else "no TII loss")
+    elif kind == "median":
+        text = "median ΔDice"
+    else:
+        text = "requested image"
+    return f"{text} (ΔDice {d})"
 
 
 def overlay(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -154,8 +178,17 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def comparison_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = "") -> Path:
-    """Figures 2-4: input, GT, LMI mask, LMI overlay, TII mask, TII overlay, Grad-CAM 0/1 of LMI and TII."""
+def _title(fig, title: str, subtitle: str, provenance: Provenance) -> None:
+    lines = [line for line in (title, subtitle, provenance.subtitle()) if line]
+    if lines:
+        # anchored above the figure's top edge: the column heads stay clear of a 3-line title
+        fig.suptitle("\n".join(lines), fontsize=10, y=1.0, va="bottom")
+
+
+def comparison_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = "", *, subtitle: str = "",
+                       provenance: Provenance = UNKNOWN) -> Path:
+    """Figures 2-4: input, GT, LMI mask, LMI overlay, TII mask, TII overlay, Grad-CAM 0/1 of LMI and TII.
+    ``subtitle`` (e.g. :data:`RANKING_NOTE`) and the provenance line go under the title."""
     if not rows:
         raise ValueError("no images to draw")
     plt = _pyplot()
@@ -180,12 +213,12 @@ def comparison_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str 
         bar = fig.colorbar(handle, ax=axes[:, 6:].ravel().tolist(), fraction=0.02, pad=0.01)
         bar.set_label("Grad-CAM (normalised)", fontsize=8)
     _legend(fig)
-    if title:
-        fig.suptitle(title, fontsize=10)
+    _title(fig, title, subtitle, provenance)
     return _save(fig, path)
 
 
-def ensemble_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = "") -> Path:
+def ensemble_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = "", *, subtitle: str = "",
+                     provenance: Provenance = UNKNOWN) -> Path:
     """Figure 5: input, GT, LMI overlay, TII overlay, union mask + overlay, intersection mask + overlay.
 
     The overlay of Algorithm 1's chosen output is framed (blue); rows without a choice get no frame.
@@ -211,8 +244,7 @@ def ensemble_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = 
             _frame(axes[r, overlay_column[row.chosen]])
         _row_label(axes[r, 0], row)
     _legend(fig, framed=any(r.chosen is not None for r in rows))
-    if title:
-        fig.suptitle(title, fontsize=10)
+    _title(fig, title, subtitle, provenance)
     return _save(fig, path)
 
 

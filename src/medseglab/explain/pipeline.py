@@ -32,6 +32,7 @@ FILES = {
     "embedding.parquet": "UMAP rows: image_id, init, clinical_label, class, x, y, pooled_over, n_neighbors",
     "umap.html": "Plotly scatter by clinical label (self-contained HTML)",
     "umap.json": "the same figure as Plotly JSON",
+    "umap.png": "the same embedding as a PNG (UMAP 1 / UMAP 2 per init and class, legend by clinical label)",
     "selection.csv": "images shown: kind (best/worst/median/user), delta Dice, Dice per init, choice",
     "comparison.png": "Figures 2-4 gallery",
     "ensemble.png": "Figure 5 gallery",
@@ -181,15 +182,21 @@ def explain_study(
     dataset: str,
     split: int | None = None,
     ratio: int = 80,
+    provenance=None,
 ) -> dict:
-    """Run Grad-CAM, UMAP and the galleries for one split; returns a summary (also in explain.json)."""
+    """Run Grad-CAM, UMAP and the galleries for one split; returns a summary (also in explain.json).
+
+    ``provenance`` (``stats.provenance.study_provenance``: synthetic data, TII weights) titles every
+    figure; by default it is read from the manifest's ``synthetic`` column (weights unknown)."""
     from medseglab.explain import embedding as emb
     from medseglab.explain import figures as fig
     from medseglab.explain.gradcam import dequantise, normalise_maps
     from medseglab.io import atomic_dir, write_csv, write_json, write_parquet
     from medseglab.stats.combine import combine_repeats
+    from medseglab.stats.provenance import from_manifest
 
     started = time.time()
+    provenance = provenance if provenance is not None else from_manifest(source.manifest)
     split, runs = pick_runs(source.children, split, ratio)
     ids, masks, probs = None, {}, {}
     for init in INITS:
@@ -247,7 +254,9 @@ def explain_study(
             settings.n_neighbors, settings.min_dist, settings.seed,
         ))
     embedding = pd.concat(tables, ignore_index=True)
-    scatter = emb.scatter_figure(embedding, title=f"{dataset}: UMAP of penultimate features (split {split}, {ratio}:{100 - ratio})")
+    umap_title = (f"{dataset}: UMAP of penultimate-layer features pooled over {settings.pool.replace('_', ' ')} "
+                  f"pixels (split {split}, {ratio}:{100 - ratio})")
+    scatter = emb.scatter_figure(embedding, title=provenance.caption(umap_title))
 
     # galleries of the selected images
     cam_position = {image_id: k for k, image_id in enumerate(cam_ids)}
@@ -259,7 +268,7 @@ def explain_study(
                    else dequantise(cams[init][0][c], cams[init][1][c]) for init in INITS}
         rows.append(fig.GalleryRow(
             image_id=item.image_id, image=images[k], gt=gt[k], lmi=masks["lmi"][k], tii=masks["tii"][k],
-            label=f"{item.kind}\nDice L {dice['lmi'][k]:.2f} T {dice['tii'][k]:.2f}",
+            label=f"{fig.kind_label(item.kind, item.delta_dice)}\nDice LMI {dice['lmi'][k]:.2f} · TII {dice['tii'][k]:.2f}",
             cam_lmi=display["lmi"], cam_tii=display["tii"], chosen=chosen.get(item.image_id),
         ))
     selection = selection.assign(
@@ -286,6 +295,7 @@ def explain_study(
         "masks": {"combine": settings.combine, "threshold": settings.threshold},
         "selection": selection["kind"].value_counts().to_dict(),
         "ensemble_choices": bool(chosen),
+        "provenance": provenance.as_dict(),
     }
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
@@ -296,10 +306,13 @@ def explain_study(
                                 average=np.asarray(settings.average), run_ids=np.asarray(runs[init], dtype=str))
         write_parquet(tmp / "embedding.parquet", embedding)
         emb.write_figure(scatter, tmp / "umap.html", tmp / "umap.json")
+        emb.scatter_png(embedding, tmp / "umap.png", umap_title, provenance)
         write_csv(tmp / "selection.csv", selection)
         title = f"{dataset}, split {split} ({ratio}:{100 - ratio})"
-        fig.comparison_gallery(rows, tmp / "comparison.png", title=f"{title}: LMI vs TII")
-        fig.ensemble_gallery(rows, tmp / "ensemble.png", title=f"{title}: Algorithm 1 outputs")
+        fig.comparison_gallery(rows, tmp / "comparison.png", title=f"{title}: LMI vs {provenance.init_label('tii')}",
+                               subtitle=fig.RANKING_NOTE, provenance=provenance)
+        fig.ensemble_gallery(rows, tmp / "ensemble.png", title=f"{title}: Algorithm 1 outputs",
+                             subtitle=fig.RANKING_NOTE, provenance=provenance)
         summary["seconds"] = round(time.time() - started, 1)
         write_json(tmp / "explain.json", summary)
     summary["out_dir"] = str(out_dir)
