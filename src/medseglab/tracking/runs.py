@@ -14,6 +14,7 @@ from mlflow.entities import Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from medseglab.procs import identity, pid_alive
 from medseglab.tracking import conventions as C
 from medseglab.tracking.store import check_writable, file_path, open_client
 
@@ -101,18 +102,9 @@ def find_study_parent(client: MlflowClient, experiment_id: str, dataset: str, cf
     return (unfinished or finished or [None])[0]
 
 
-def _proc_start(pid: int) -> str | None:
-    """Start time of a process (clock ticks since boot), or None where /proc has no such process."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()[19]
-
-
 def process_tags() -> dict[str, str]:
-    pid = os.getpid()
-    return {C.PID: str(pid), C.HOST: socket.gethostname(), C.PROC_START: _proc_start(pid) or ""}
+    me = identity()
+    return {C.PID: me["pid"], C.HOST: me["host"], C.PROC_START: me["start"]}
 
 
 def is_alive(run: Run) -> bool:
@@ -128,16 +120,7 @@ def is_alive(run: Run) -> bool:
     pid = int(tags[C.PID])
     if pid == os.getpid():
         return False  # this process: a run it left open earlier (e.g. after an exception in a test)
-    start = _proc_start(pid)
-    if start is None:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return not tags.get(C.PROC_START)
-    return start == tags.get(C.PROC_START, start)
+    return pid_alive(pid, tags.get(C.PROC_START))
 
 
 def mark_dead(client: MlflowClient, run: Run) -> None:
