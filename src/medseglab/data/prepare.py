@@ -19,6 +19,7 @@ from PIL import Image
 from medseglab.config import ConfigError, prepare_config
 from medseglab.data.errors import DataError
 from medseglab.data.ids import check_image_ids
+from medseglab.data.imaging import fit_to_network
 from medseglab.data.records import Record
 from medseglab.data.registry import ImportContext, format_options, get_format
 from medseglab.io import atomic_dir, sha256_bytes, write_json, write_parquet
@@ -62,10 +63,10 @@ def png_bytes(image: Image.Image) -> bytes:
 
 
 def convert(record: Record, root: Path, size: tuple[int, int]) -> dict:
-    """Read, resize (image bilinear, mask nearest), write and hash one pair -> its manifest row."""
+    """Read, resize (image as network input, mask nearest), write and hash one pair -> its manifest row."""
     image, mask = record.load(size)
-    if image.size != size:
-        image = image.resize(size, Image.Resampling.BILINEAR)
+    # the same resize as medseglab.data.imaging.network_input, which predict feeds the models with
+    image = Image.fromarray(fit_to_network(image, size))
     mask_image = Image.fromarray(mask.astype(np.uint8), mode="L")
     if mask_image.size != size:
         mask_image = mask_image.resize(size, Image.Resampling.NEAREST)

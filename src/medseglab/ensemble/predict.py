@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from medseglab.data.errors import DataError
 from medseglab.data.ids import check_image_ids
+from medseglab.data.imaging import network_input
 from medseglab.ensemble.algorithm import CANDIDATES, candidate_maps
 from medseglab.ensemble.queue import ReviewQueue
 from medseglab.io import atomic_dir
@@ -48,20 +49,6 @@ def list_images(folder: str | Path) -> list[tuple[str, Path]]:
     # The id names the image's output folder: '..png' (id '.') would replace predictions/<dataset>/.
     check_image_ids(found)
     return sorted(found)
-
-
-def read_image(path: Path, size_wh: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-    """RGB uint8 (H, W, 3) resized bilinearly to ``size_wh`` (as the prepared dataset), and the source (W, H)."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            original = img.size
-            rgb = img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read this image ({exc}); replace or remove the file and rerun") from exc
-    if rgb.size != tuple(size_wh):
-        rgb = rgb.resize(tuple(size_wh), Image.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8), original
 
 
 def check_images(paths: Sequence[Path]) -> None:
@@ -176,7 +163,7 @@ def predict_folder(
     try:
         for start in range(0, len(todo), batch_size):
             batch = todo[start:start + batch_size]
-            loaded = [read_image(path, size_wh) for _, path in batch]
+            loaded = [network_input(path, size_wh) for _, path in batch]  # as prepare made the training data
             images = np.stack([arr for arr, _ in loaded])
             per_init = {
                 init: np.stack([predict_class1(m, images, batch_size) for m in models[init]]) for init in INITS
