@@ -108,3 +108,24 @@ def _values(array):
     if isinstance(array, dict):
         return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
     return np.asarray(array)
+
+
+def test_umap_png_names_its_axes_and_labels(features, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from medseglab.stats.provenance import Provenance
+
+    table = pd.concat([_table(features), _table(features).assign(init="lmi")], ignore_index=True)
+    table.loc[0, "pooled_over"] = "probability"
+    closed = []
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: (closed.append(fig), close(fig)))
+    path = emb.scatter_png(table, tmp_path / "umap.png", "skin: UMAP", Provenance(tii_weights=("hed-bsds500",)))
+    assert Image.open(path).format == "PNG"
+    fig = closed[-1]
+    assert len(fig.axes) == 4  # (LMI, TII) x (class 0, class 1)
+    assert {ax.get_xlabel() for ax in fig.axes} == {"UMAP 1"} and {ax.get_ylabel() for ax in fig.axes} == {"UMAP 2"}
+    assert any("TII (BSDS500 VGG16 fallback)" in ax.get_title() for ax in fig.axes)
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["benign", "malignant"] and "probability-pooled" in legend[2]

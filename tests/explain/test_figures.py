@@ -78,3 +78,30 @@ def test_ensemble_gallery_frames_the_choice(tmp_path):
     assert (np.abs(plain.reshape(-1, 3) - frame_blue).sum(-1) < 30).sum() == 0
     with pytest.raises(ValueError, match="Algorithm 1 choice"):
         fg.ensemble_gallery(_rows(1, chosen=("o_uni",)), tmp_path / "c.png")
+
+
+@pytest.mark.parametrize("kind, delta, expected", [
+    ("best", 0.31, "largest TII gain (ΔDice +0.31)"),
+    ("best", -0.02, "smallest TII loss (ΔDice -0.02)"),
+    ("worst", -0.28, "largest TII loss (ΔDice -0.28)"),
+    ("worst", 0.0, "no TII loss (ΔDice +0.00)"),  # both Dice 0.99: no contradiction with "worst"
+    ("worst", 0.04, "smallest TII gain (ΔDice +0.04)"),
+    ("median", 0.01, "median ΔDice (ΔDice +0.01)"),
+    ("user", np.nan, "requested image (ΔDice n/a)"),
+])
+def test_row_labels_say_what_the_ranking_means(kind, delta, expected):
+    assert fg.kind_label(kind, delta) == expected
+
+
+def test_gallery_titles_carry_ranking_and_provenance(tmp_path, monkeypatch):
+    from medseglab.stats.provenance import Provenance
+
+    titles = []
+    save = fg._save
+    monkeypatch.setattr(fg, "_save", lambda fig, path: (titles.append(fig._suptitle.get_text()), save(fig, path))[1])
+    prov = Provenance(True, "synthetic phantoms", ("hed-bsds500",))
+    fg.comparison_gallery(_rows(), tmp_path / "c.png", "skin: LMI vs TII", subtitle=fg.RANKING_NOTE, provenance=prov)
+    fg.ensemble_gallery(_rows(), tmp_path / "e.png", "skin: Algorithm 1", subtitle=fg.RANKING_NOTE, provenance=prov)
+    for title in titles:
+        assert "ΔDice = Dice(TII) - Dice(LMI)" in title
+        assert "SYNTHETIC demo data" in title and "BSDS500 VGG16 fallback" in title

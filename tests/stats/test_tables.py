@@ -104,3 +104,72 @@ def test_build_and_write_all_tables(tmp_path, table1_fixture):
     csv = pd.read_csv(tmp_path / "table1.csv")
     assert csv.loc[0, "AUROC TII"] == "0.9700 (0.9700)*†"
     assert all(f.exists() for f in files)
+
+
+# ----------------------------------------------------------------------------- issue #8: trust at a glance
+
+def _all_cells(tables):
+    return [str(v) for t in tables.values() for v in t.frame.to_numpy().ravel()]
+
+
+def test_synthetic_data_and_fallback_weights_are_said_in_every_table(table1_fixture):
+    from medseglab.stats.provenance import Provenance
+
+    prov = Provenance(True, "synthetic phantoms", ("hed-bsds500",))
+    stats = compute_statistics(table1_fixture, OPTS)
+    tables, _, _, _ = build_tables(stats, table1_fixture, prov)
+    study, paper_row = tables["table1"].frame.iloc[0], tables["table1"].frame.iloc[1]
+    assert "SYNTHETIC demo data" in study["source"] and "SYNTHETIC" not in paper_row["source"]
+    for name, t in tables.items():
+        assert t.title.endswith("[SYNTHETIC demo data]"), name
+        assert any(n.startswith("SYNTHETIC demo data") for n in t.notes), name
+        if name != "tableS2":  # every table with TII results names the weights TII used
+            assert any("BSDS500 VGG16 fallback" in n and "not ImageNet" in n for n in t.notes), name
+    # Table 1: a footnote mark on the study's row, its sentence once below; the paper's TII was ImageNet
+    assert study["source"].endswith("ᵃ") and paper_row["source"].endswith("ᵇ")
+    notes = tables["table1"].notes
+    assert sum(n.startswith("ᵃ TII here: BSDS500 VGG16 fallback") for n in notes) == 1
+    assert any(n.startswith("ᵇ") and "ImageNet" in n for n in notes)
+    md = to_markdown(tables["table1"])
+    assert "[SYNTHETIC demo data]" in md.splitlines()[0]
+
+
+def test_real_data_with_imagenet_weights_reads_as_before_plus_the_weights(table1_fixture):
+    from medseglab.stats.provenance import Provenance
+
+    stats = compute_statistics(table1_fixture, OPTS)
+    tables, _, _, _ = build_tables(stats, table1_fixture, Provenance(False, "isic2018", ("imagenet-keras-cache",)))
+    assert not any("SYNTHETIC" in t.title for t in tables.values())
+    assert tables["table1"].frame.iloc[0]["source"] == "this study (split 0, 80:20)ᵃ"
+    assert any("ImageNet VGG16" in n for n in tables["table1"].notes)
+
+
+@pytest.fixture
+def tied_and_undefined(make_table):
+    """Label 'a': every Dice is 1 (Mood's test undefined under ties 'below'); label 'b': empty ground
+    truth, every Dice undefined (no Mood row at all, as kidney's 'no kidney' slices)."""
+    labels = ["a"] * 6 + ["b"] * 4
+    dice = [1.0] * 6 + [np.nan] * 4
+    spec = [0.99, 0.98, 0.97, 0.99, 0.96, 0.95, 0.9, 0.91, 0.92, 0.93]
+    values = {init: {"dice": dice, "specificity": spec} for init in ("tii", "lmi")}
+    return make_table(values, labels=labels)
+
+
+def test_table_cells_hold_marks_not_sentences_or_nan(tied_and_undefined):
+    stats = compute_statistics(tied_and_undefined, OPTS)
+    tables, _, _, _ = build_tables(stats, tied_and_undefined)
+    s4 = tables["tableS4"].frame.set_index(["clinical label", "metric"])
+    assert s4.loc[("a", "Dice"), "Mood p"] == "n/aᵃ"
+    assert s4.loc[("b", "Dice"), "Mood p"] == "n/a"  # was "n/a (nan)"
+    notes = tables["tableS4"].notes
+    explained = [n for n in notes if n.startswith("ᵃ ")]
+    assert explained == ["ᵃ Mood's test undefined: all values at or below the grand median "
+                         "(try --set stats.mood_ties=above)."]
+    cells = _all_cells(tables)
+    assert not [c for c in cells if "nan" in c.lower() or "grand median" in c], "a cell leaks a raw value or a sentence"
+    # counts are integers wherever they appear
+    for t in tables.values():
+        for col in ("n", "n test", "n pairs", "n images", "n dropped"):
+            if col in t.frame:
+                assert t.frame[col].str.replace(",", "").str.isdigit().all(), (t.name, col, t.frame[col].tolist())
+    assert tables["tableS3"].frame.set_index("clinical label").loc["b", "n (LMI/TII)"] == "4/4"  # specificity stays defined
