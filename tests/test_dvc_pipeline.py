@@ -135,3 +135,17 @@ def test_full_pipeline_reproduces(clone):
         assert (clone / path).exists(), path
     assert "dice" in _dvc(clone, "metrics", "show")
     assert "Running stage" not in _dvc(clone, "repro", "report@skin", "explain@skin")
+
+
+def test_each_plot_is_declared_once_with_its_x_and_y():
+    """Stage-level `plots:` made `dvc plots show` draw the depletion CSVs a second time, against
+    the row index; every plot is declared once, at the top level, the data plots with x and y."""
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert not [name for name, stage in dvc["stages"].items() if (stage.get("do") or stage).get("plots")]
+    declared = [next(iter(p)) if isinstance(p, dict) else p for p in dvc["plots"]]
+    assert len(declared) == len(set(declared))
+    specs = {next(iter(p)): next(iter(p.values())) for p in dvc["plots"] if isinstance(p, dict)}
+    for name in yaml.safe_load((ROOT / "params.yaml").read_text())["datasets"]:
+        spec = specs[f"depletion_{name}"]
+        assert spec["x"] == "train_pct" and list(spec["y"]) == [f"reports/{name}/depletion_dice.csv"]
+        assert f"reports/{name}/plots" in declared
