@@ -61,3 +61,14 @@ def test_study_provenance_from_runs_and_prepared_data(tmp_path, monkeypatch):
     (prepared / "dataset.json").write_text(json.dumps({"synthetic": True, "content_hash": "other"}))
     prov = study_provenance(client.get_run(study), children=children)
     assert prov.synthetic is None and prov.tii_weights == ("hed-bsds500",)
+
+
+def test_report_provenance_without_a_run_reads_the_prepared_dataset(tmp_path, monkeypatch):
+    from medseglab.stats.provenance import report_provenance
+
+    monkeypatch.chdir(tmp_path)
+    assert report_provenance("skin") == UNKNOWN  # nothing prepared: no claim
+    prepared = tmp_path / "data" / "prepared" / "skin"
+    prepared.mkdir(parents=True)
+    (prepared / "dataset.json").write_text(json.dumps({"synthetic": True, "format": "synthetic"}))
+    assert report_provenance("skin", run_id="no-such-run", uri=f"sqlite:///{tmp_path / 'none.db'}").synthetic is True

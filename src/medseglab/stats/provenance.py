@@ -171,3 +171,23 @@ def study_provenance(study, params: dict | None = None, children: pd.DataFrame |
     except Exception:  # noqa: BLE001 - provenance is a label: a tracking hiccup must not fail the report
         weights = ()
     return from_dataset_info(info, weights)
+
+
+def report_provenance(dataset: str, params: dict | None = None, run_id: str | None = None,
+                      uri: str | None = None) -> Provenance:
+    """For ``medseglab stats`` / ``report``: the study's provenance when its parent run can be read,
+    else what the dataset's prepared folder of ``params`` says (synthetic or not; weights unknown)."""
+    from medseglab.data.errors import DataError
+    from medseglab.tracking.repeats import find_prepared
+
+    if run_id:
+        try:
+            from mlflow.tracking import MlflowClient
+
+            return study_provenance(MlflowClient(tracking_uri=uri).get_run(run_id), params, uri=uri)
+        except Exception:  # noqa: BLE001 - no tracking store here (DVC stage on another machine): fall through
+            pass
+    try:
+        return from_dataset_info(json.loads((Path(find_prepared(dataset, params)) / "dataset.json").read_text()))
+    except (DataError, OSError, ValueError):
+        return UNKNOWN
