@@ -75,3 +75,14 @@ def test_save_killed_between_its_renames_keeps_the_previous_checkpoint(tmp_path,
     restore_into(_model(1), tmp_path / "ck")
     save_checkpoint(tmp_path / "ck", model, 2, [])
     assert read_state(tmp_path / "ck")["epochs_done"] == 2
+
+
+def test_discard_removes_the_checkpoint_and_what_killed_saves_left(tmp_path):
+    from medseglab.training.checkpoint import discard
+
+    for name in ("run1", ".run1.abc123.tmp", ".run1.old", "run2", ".run2.x.tmp"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.keras").write_text("x")
+    discard(tmp_path / "run1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".run2.x.tmp", "run2"]
+    discard(tmp_path / "missing")

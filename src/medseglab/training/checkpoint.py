@@ -8,7 +8,9 @@ after every epoch, so a kill leaves either the previous or the new checkpoint, n
 
 from __future__ import annotations
 
+import glob
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -28,6 +30,16 @@ def save_checkpoint(directory: str | Path, model, epochs_done: int, history: lis
         state = {"epochs_done": int(epochs_done), "history": history, "saved": time.time(), **(extra or {})}
         (tmp / STATE_FILE).write_text(json.dumps(state, indent=1, default=float) + "\n")
     return directory
+
+
+def discard(directory: str | Path) -> None:
+    """Remove a checkpoint and whatever killed saves left beside it (``.<run_id>.*.tmp``, ``.<run_id>.old``):
+    run ids are unique and only the run's own process saves them, so all of it is this run's."""
+    directory = Path(directory)
+    shutil.rmtree(directory, ignore_errors=True)
+    if directory.parent.is_dir():
+        for leftover in directory.parent.glob(f".{glob.escape(directory.name)}.*"):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 def read_state(directory: str | Path) -> dict | None:

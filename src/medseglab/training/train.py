@@ -308,8 +308,9 @@ def _drop_checkpoints(tracking: Tracking, run_id: str) -> None:
     MLflow has no public artifact delete: a local artifact store's copy is removed from its folder,
     a remote store keeps it (harmless, only disk)."""
     from medseglab.tracking.runs import delete_artifacts
+    from medseglab.training.checkpoint import discard
 
-    shutil.rmtree(Path(tracking.checkpoint_root) / run_id, ignore_errors=True)
+    discard(Path(tracking.checkpoint_root) / run_id)
     try:
         if not delete_artifacts(tracking.client, run_id, "checkpoint"):
             log.info("kept checkpoint artifact of run %s: its artifact store is not a local folder", run_id)
