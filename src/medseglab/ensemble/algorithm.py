@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from medseglab.ensemble.names import BRANCHES, CANDIDATES  # noqa: F401  (re-exported)
+from medseglab.names import DEFAULT_THRESHOLD
 
 METRICS = ("dice", "auroc", "fpr")
 
@@ -43,7 +44,7 @@ def candidate_maps(lmi: np.ndarray, tii: np.ndarray) -> dict[str, np.ndarray]:
     return {"lmi": lmi, "tii": tii, "union": np.maximum(lmi, tii), "intersection": np.minimum(lmi, tii)}
 
 
-def candidate_metrics(maps: dict[str, np.ndarray], gt: np.ndarray, threshold: float = 0.5) -> dict[str, np.ndarray]:
+def candidate_metrics(maps: dict[str, np.ndarray], gt: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> dict[str, np.ndarray]:
     """Dice, mask AUROC and FPR of every candidate: ``{"dice": (N, 4), "auroc": ..., "fpr": ...}``.
 
     Columns follow ``CANDIDATES``; the mask is ``map >= threshold``. The metric functions (and
@@ -110,7 +111,7 @@ def algorithm1(
     image_ids: Sequence[str],
     *,
     threshold: float = 0.9,
-    mask_threshold: float = 0.5,
+    mask_threshold: float = DEFAULT_THRESHOLD,
     split: int | None = None,
     ratio: int | None = None,
 ) -> pd.DataFrame:

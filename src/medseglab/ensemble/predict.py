@@ -30,11 +30,11 @@ from medseglab.data.imaging import network_input
 from medseglab.ensemble.algorithm import CANDIDATES, candidate_maps
 from medseglab.ensemble.queue import ReviewQueue
 from medseglab.io import atomic_dir
+from medseglab.names import DEFAULT_THRESHOLD, INITS
 from medseglab.progress import bar
 from medseglab.stats.combine import combine_repeats
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-INITS = ("lmi", "tii")
 
 
 def list_images(folder: str | Path) -> list[tuple[str, Path]]:
@@ -125,7 +125,7 @@ def predict_folder(
     dataset: str,
     image_size: Sequence[int] | None = None,
     combine: str = "intersection",
-    threshold: float = 0.5,
+    threshold: float = DEFAULT_THRESHOLD,
     review_fewest: str = "fp",
     batch_size: int = 8,
     provenance: dict[str, Any] | None = None,

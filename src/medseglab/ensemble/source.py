@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from medseglab.ensemble.algorithm import CANDIDATES, METRICS, candidate_maps, candidate_metrics, choice_table
+from medseglab.names import DEFAULT_THRESHOLD
 from medseglab.progress import bar
 from medseglab.stats.combine import combine_repeats
 from medseglab.tracking.repeats import INITS, finished_trainings, stack_repeats
@@ -56,7 +57,7 @@ def study_choices(
     ratio: int = 80,
     splits: Sequence[int] | None = None,
     combine: str = "intersection",
-    mask_threshold: float = 0.5,
+    mask_threshold: float = DEFAULT_THRESHOLD,
     threshold: float = 0.9,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Choice table over every split of ``ratio`` that has finished LMI and TII runs.

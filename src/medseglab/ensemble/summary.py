@@ -12,8 +12,9 @@ import pandas as pd
 from scipy import stats
 
 from medseglab.ensemble.algorithm import BRANCHES, CANDIDATES
+from medseglab.names import INITS
 
-BASELINES = ("lmi", "tii")
+BASELINES = INITS  # the single models the chosen output is compared with
 
 
 def choice_counts(choices: pd.DataFrame) -> pd.DataFrame:

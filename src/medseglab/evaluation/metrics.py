@@ -39,6 +39,7 @@ from medseglab.evaluation.arrays import (
 )
 from medseglab.evaluation.policy import EMPTY_GT_POLICY, check_empty, resolve
 from medseglab.evaluation.roc import auroc_flat, auroc_prob
+from medseglab.names import DEFAULT_THRESHOLD
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
 FLAG_COLUMNS = ("gt_empty", "pred_empty")
@@ -160,7 +161,7 @@ def _chunks(n_images: int, pixels: int) -> list[slice]:
     return [slice(start, min(start + step, n_images)) for start in range(0, n_images, step)]
 
 
-def per_image_metrics(prob, gt, threshold: float = 0.5, *, empty=EMPTY_GT_POLICY) -> pd.DataFrame:
+def per_image_metrics(prob, gt, threshold: float = DEFAULT_THRESHOLD, *, empty=EMPTY_GT_POLICY) -> pd.DataFrame:
     """The per-image metric table of a batch (docs/ARCHITECTURE.md, "Per-image metrics").
 
     ``prob``: class-1 probabilities (N, H, W) (or one (H, W) image), float in [0, 1] or uint8

@@ -32,6 +32,7 @@ from medseglab.evaluation.arrays import (
     threshold_mask,
 )
 from medseglab.evaluation.policy import EMPTY_GT_POLICY, check_empty, resolve
+from medseglab.names import DEFAULT_THRESHOLD
 
 _GRID_SAMPLE = 1024
 # twice_u_float: about 2**k histogram buckets per pixel (more buckets: fewer pixels to sort).
@@ -145,7 +146,7 @@ def twice_u(values: np.ndarray, positive: np.ndarray) -> int:
     return twice_u_float(values, positive)
 
 
-def auroc_prob(prob, gt, *, empty=EMPTY_GT_POLICY, threshold: float = 0.5) -> np.ndarray:
+def auroc_prob(prob, gt, *, empty=EMPTY_GT_POLICY, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """ROC AUC of each probability map against its mask: float64 (N,).
 
     ``prob``: (N, H, W) or (H, W), float in [0, 1] or uint8 (q / 255); ``gt``: same shape, {0, 1}.

@@ -29,6 +29,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab.names import INITS
+
 POOLS = ("predicted", "ground_truth", "probability")
 AXES = ("UMAP 1", "UMAP 2")
 CLASS_NAMES = {0: "class 0 (background)", 1: "class 1 (target)"}
@@ -213,7 +215,7 @@ def scatter_png(table: pd.DataFrame, path, title: str = "UMAP of pooled penultim
     from medseglab.stats.provenance import UNKNOWN
 
     provenance = provenance or UNKNOWN
-    inits = [i for i in ("lmi", "tii") if i in set(table["init"])] + sorted(set(table["init"]) - {"lmi", "tii"})
+    inits = [i for i in INITS if i in set(table["init"])] + sorted(set(table["init"]) - set(INITS))
     classes = sorted(int(c) for c in table["class"].unique())
     labels = sorted(map(str, table["clinical_label"].unique()))
     colours = {label: plt.get_cmap("tab10")(k % 10) for k, label in enumerate(labels)}

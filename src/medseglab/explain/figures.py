@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab.names import CANDIDATES
 from medseglab.stats.provenance import UNKNOWN, Provenance
 
 TP_COLOUR = (0, 255, 0)
@@ -23,7 +24,6 @@ TN_COLOUR = (0, 0, 0)
 FP_COLOUR = (255, 0, 0)
 FN_COLOUR = (255, 255, 0)
 KINDS = ("best", "worst", "median", "user")
-CANDIDATES = ("lmi", "tii", "union", "intersection")  # Algorithm 1's outputs (medseglab.ensemble.names)
 CAM_CMAP = "jet"
 RANKING_NOTE = ("rows ranked by ΔDice = Dice(TII) - Dice(LMI) per test image: largest TII gain, "
                 "largest TII loss (or smallest gain), closest to the median ΔDice")

@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab.names import DEFAULT_THRESHOLD, mask_threshold
 from medseglab.progress import bar
 from medseglab.tracking.repeats import INITS, finished_trainings, stack_repeats
 
@@ -69,7 +70,7 @@ class Settings:
     pool: str = "predicted"
     gradcam_images: str = "all"
     combine: str = "intersection"
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
 
 
 def settings_from_params(params: dict, dataset: str, image_ids: Sequence[str] = ()) -> Settings:
@@ -93,7 +94,7 @@ def settings_from_params(params: dict, dataset: str, image_ids: Sequence[str] = 
         pool=section.get("pool", "predicted"),
         gradcam_images=section.get("gradcam_images", "all"),
         combine=(params.get("stats") or {}).get("combine", "intersection"),
-        threshold=(params.get("train") or {}).get("threshold", 0.5),
+        threshold=mask_threshold(params),
     )
     checks = [
         ("explain.n_per_kind", settings.n_per_kind, isinstance(settings.n_per_kind, int) and settings.n_per_kind >= 0,

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from medseglab.names import INITS
 from medseglab.progress import bar
 
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="input height and width, multiples of 32 (repeatable; default 64 64 and 128 128)")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--init", default="lmi", choices=("lmi", "tii"))
+    parser.add_argument("--init", default="lmi", choices=INITS)
     args = parser.parse_args(argv)
     machine = {"machine": platform.machine(), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0]}
     for height, width in args.size or [(64, 64), (128, 128)]:

@@ -6,6 +6,7 @@ import keras
 
 from medseglab.config import ConfigError
 from medseglab.models.metrics import DiceCoefficient
+from medseglab.names import DEFAULT_THRESHOLD
 
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 # Both names mean the same math: cross-entropy of the softmax against the integer mask
@@ -37,7 +38,7 @@ def make_loss(train_cfg: dict) -> keras.losses.Loss:
 
 
 def make_metrics(train_cfg: dict) -> list:
-    threshold = float(train_cfg.get("threshold", 0.5))
+    threshold = float(train_cfg.get("threshold", DEFAULT_THRESHOLD))
     if not 0.0 < threshold < 1.0:
         raise ConfigError(f"train.threshold={threshold}: give a probability strictly between 0 and 1")
     return [

@@ -8,6 +8,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from medseglab.names import DEFAULT_THRESHOLD
+
 
 @keras.saving.register_keras_serializable(package="medseglab")
 class DiceCoefficient(keras.metrics.Metric):
@@ -18,7 +20,7 @@ class DiceCoefficient(keras.metrics.Metric):
     No target and no predicted pixel at all: NaN (SPEC 5 policy: undefined, not 0 or 1).
     """
 
-    def __init__(self, class_id: int = 1, threshold: float = 0.5, name: str = "dice", dtype=None):
+    def __init__(self, class_id: int = 1, threshold: float = DEFAULT_THRESHOLD, name: str = "dice", dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.class_id = int(class_id)
         self.threshold = float(threshold)

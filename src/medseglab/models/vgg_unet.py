@@ -16,8 +16,8 @@ from medseglab.config import ConfigError
 from medseglab.models import names
 from medseglab.models.layers import VGGPreprocess
 from medseglab.models.weights import WeightsInfo, assign_backbone, load_backbone
+from medseglab.names import INITS
 
-INITS = ("tii", "lmi")
 
 
 def build_vgg_unet(

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from medseglab.names import DEFAULT_THRESHOLD, INTERSECTION
+
 METHODS = ("intersection", "union", "mean")
 
 
@@ -28,7 +30,7 @@ def _as_unit_float(probs: np.ndarray) -> np.ndarray:
     return probs
 
 
-def combine_repeats(probs: np.ndarray, method: str = "intersection", threshold: float = 0.5) -> np.ndarray:
+def combine_repeats(probs: np.ndarray, method: str = INTERSECTION, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """Combine R repeats' class-1 probability maps of N images into one map per image.
 
     ``probs``: (R, N, H, W) floats in [0, 1] (or uint8 0..255). Returns (N, H, W) float32 in
@@ -53,6 +55,6 @@ def combine_repeats(probs: np.ndarray, method: str = "intersection", threshold: 
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def combine_masks(probs: np.ndarray, method: str = "intersection", threshold: float = 0.5) -> np.ndarray:
+def combine_masks(probs: np.ndarray, method: str = INTERSECTION, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
     """The binary (N, H, W) uint8 mask of :func:`combine_repeats`."""
     return (combine_repeats(probs, method, threshold) >= threshold).astype(np.uint8)

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from medseglab.names import DEFAULT_THRESHOLD
 from medseglab.progress import bar
 from medseglab.stats.combine import combine_repeats
 from medseglab.tracking.repeats import find_prepared, stack_repeats
@@ -33,7 +34,7 @@ def combined_table(
     load_masks: MaskLoader,
     *,
     method: str = "intersection",
-    threshold: float = 0.5,
+    threshold: float = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
     """Per-image metrics of every model's combined output (see the module docstring).
 

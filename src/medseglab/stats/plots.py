@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from medseglab.io import atomic_path
+from medseglab.names import INITS
 from medseglab.stats.provenance import UNKNOWN, Provenance
 
 COLORS = {"lmi": "#1f77b4", "tii": "#d62728"}
@@ -71,7 +72,7 @@ def distributions(values: pd.DataFrame, metrics, title: str, path: str | Path,
     fig, axes = _subplots(len(metrics), 2.7, 3.6)
     for ax, metric in zip(axes[0], metrics):
         data, labels = [], []
-        for init in ("lmi", "tii"):
+        for init in INITS:
             v = values.loc[values["init"] == init, metric].dropna().to_numpy()
             data.append(v if v.size else np.array([np.nan]))
             labels.append(f"{provenance.init_label(init).replace(' (', chr(10) + '(')}\nn={v.size}")
@@ -79,7 +80,7 @@ def distributions(values: pd.DataFrame, metrics, title: str, path: str | Path,
         if len(ok) == len(data):
             # Matplotlib's violins span [min, max] of the data (no KDE tails beyond it, like seaborn's cut=0)
             parts = ax.violinplot(data, showmedians=True, showextrema=False)
-            for body, init in zip(parts["bodies"], ("lmi", "tii")):
+            for body, init in zip(parts["bodies"], INITS):
                 body.set_facecolor(COLORS[init])
                 body.set_alpha(0.5)
             parts["cmedians"].set_color("k")
@@ -129,7 +130,7 @@ def depletion(curve: pd.DataFrame, metrics, title: str, path: str | Path, proven
     handles: dict[str, object] = {}
     for ax, metric in zip(axes[0], metrics):
         shown = []
-        for init in ("lmi", "tii"):
+        for init in INITS:
             c = curve.loc[curve["init"] == init].sort_values("train_pct")
             y = c[f"{metric}_median"].to_numpy(dtype=float)
             (line,) = ax.plot(c["train_pct"], y, "o-", color=COLORS[init], label=provenance.init_label(init),

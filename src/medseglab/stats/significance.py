@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from medseglab.names import LMI, TII
+
 TIES = ("below", "above", "ignore")
 
 
@@ -66,7 +68,7 @@ def mood_median_test(
     *,
     sample: str = "init",
     value: str = "value",
-    samples: tuple[str, str] = ("tii", "lmi"),
+    samples: tuple[str, str] = (TII, LMI),
     ties: str = "below",
 ) -> pd.DataFrame:
     """Mood's median test of ``samples[0]`` vs ``samples[1]`` in every group of ``by``.

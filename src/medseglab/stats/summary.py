@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab.names import LMI, TII
 from medseglab.stats.bootstrap import grouped_median_ci
 from medseglab.stats.normality import grouped_normality
 from medseglab.stats.significance import mood_median_test, wilcoxon_signed_rank
@@ -24,7 +25,7 @@ from medseglab.stats.significance import mood_median_test, wilcoxon_signed_rank
 METRICS = ("auroc_mask", "dice", "sensitivity", "specificity", "auroc_prob")
 LOWER_IS_BETTER = frozenset({"fpr"})
 REGIME = ("dataset", "ratio", "split")
-INITS = ("tii", "lmi")
+INITS = (TII, LMI)  # the statistics' column order: TII first, as in the paper's tables
 ALL_LABELS = "all"
 LEVELS = ("combined", "repeat_mean")
 REQUIRED = ("image_id", "clinical_label", "dataset", "init", "split", "ratio")

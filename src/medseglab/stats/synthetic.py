@@ -12,6 +12,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab.names import LMI, TII
+
 LABELS = ("benign", "malignant", "intermediate")
 
 
@@ -21,7 +23,7 @@ def synthetic_study(
     ratios: Sequence[int] = (80,),
     splits: Sequence[int] = (0, 1),
     repeats: Sequence[int] = (0, 1, 2),
-    inits: Sequence[str] = ("tii", "lmi"),
+    inits: Sequence[str] = (TII, LMI),
     n_images: int = 40,
     pixels: int = 64 * 64,
     empty_fraction: float = 0.1,

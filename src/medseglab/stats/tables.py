@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from medseglab import names
 from medseglab.stats import paper
 from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.significance import holm
@@ -235,7 +236,7 @@ def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = N
                                  "n": fmt_count(ref["n"]) if ref else "n/a"}
     for m in metrics:
         row = comp.loc[m] if m in comp.index else None
-        for init in ("lmi", "tii"):
+        for init in names.INITS:
             col = f"{METRIC_NAMES[m]} {INIT_NAMES[init]}"
             record[col] = "n/a" if row is None else cell(row[f"median_{init}"], row[f"mean_{init}"], marks(row, init, opts.alpha))
             if ref and m in ref:
@@ -250,7 +251,7 @@ def table1(stats: StudyStatistics, split: int, metrics: Sequence[str] | None = N
     for m in metrics:
         if m in desc.index:
             per_init = desc.loc[desc.index == m].set_index("init")["n_dropped"]
-            dropped.append(f"{METRIC_NAMES[m]}: " + ", ".join(f"{INIT_NAMES[i]} {int(per_init.get(i, 0))}" for i in ("lmi", "tii")))
+            dropped.append(f"{METRIC_NAMES[m]}: " + ", ".join(f"{INIT_NAMES[i]} {int(per_init.get(i, 0))}" for i in names.INITS))
     notes.append("Images dropped as undefined, per metric: " + "; ".join(dropped) + ".")
     notes.append("The paper's AUROC is computed from the binary mask (auroc_mask); AUROC(prob) is this "
                  "platform's addition (no paper value). The paper's marks are not reproduced on its row.")
@@ -352,16 +353,16 @@ def table2(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOWN)
         g = _rows(comp, int(ratio), s)
         dice = g.loc["dice"] if "dice" in g.index else None
         rec = {"train %": str(int(ratio)), "split": str(s)}
-        for init in ("lmi", "tii"):
+        for init in names.INITS:
             rec[f"Dice {INIT_NAMES[init]}"] = "n/a" if dice is None else fmt(dice[f"median_{init}"]) + marks(dice, init, opts.alpha)
-        for init in ("lmi", "tii"):
+        for init in names.INITS:
             rec[f"paper Dice {INIT_NAMES[init]}"] = fmt(ref[int(ratio)][init]) if int(ratio) in ref else "—"
         rows.append(rec)
         rec_all = {"train %": str(int(ratio)), "split": str(s)}
         for m in opts.metrics:
             if m not in g.index:
                 continue
-            for init in ("lmi", "tii"):
+            for init in names.INITS:
                 rec_all[f"{METRIC_NAMES.get(m, m)} {INIT_NAMES[init]}"] = fmt(g.loc[m, f"median_{init}"]) + marks(g.loc[m], init, opts.alpha)
         rows_all.append(rec_all)
         for init in INITS:
@@ -397,7 +398,7 @@ def table_s1(stats: StudyStatistics, selection: pd.DataFrame, provenance: Proven
             if m not in g.index:
                 continue
             r = g.loc[m]
-            for init in ("lmi", "tii"):
+            for init in names.INITS:
                 rec[f"{METRIC_NAMES.get(m, m)} {INIT_NAMES[init]}"] = cell(r[f"median_{init}"], r[f"mean_{init}"], marks(r, init, opts.alpha))
         rec["mean median Dice"] = fmt(sel["score"])
         rec["max LMI/TII gap"] = f"{sel['max_gap']:.1%}" if not pd.isna(sel["max_gap"]) else "n/a"
@@ -449,7 +450,7 @@ def table_s3(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOW
         for m in opts.metrics:
             if m in g.index:
                 r = g.loc[m]
-                for init in ("lmi", "tii"):
+                for init in names.INITS:
                     rec[f"{METRIC_NAMES.get(m, m)} {INIT_NAMES[init]}"] = cell(r[f"median_{init}"], r[f"mean_{init}"], marks(r, init, opts.alpha))
         rows.append(rec)
     dataset = str(stats.compare["dataset"].iloc[0])

@@ -15,7 +15,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-INITS = ("lmi", "tii")
+from medseglab.names import INITS
+
 UNFINISHED = ("RUNNING", "SCHEDULED", "FAILED", "KILLED")  # MLflow run states without usable outputs
 ProbLoader = Callable[[str], tuple[np.ndarray, np.ndarray]]
 

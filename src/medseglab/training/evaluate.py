@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from medseglab.names import DEFAULT_THRESHOLD
 from medseglab.progress import bar
 
 KEY_COLUMNS = ["image_id", "group_id", "clinical_label", "dataset", "init", "split", "ratio", "repeat", "run_id"]
@@ -27,7 +28,7 @@ def predict_probabilities(model, prepared, image_ids, batch_size: int = 8, desc:
 
 
 def per_image_table(prob: np.ndarray, gt: np.ndarray, image_ids, manifest: pd.DataFrame, key, run_id: str,
-                    threshold: float = 0.5) -> pd.DataFrame:
+                    threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
     """The contract's per-image table: key columns + `per_image_metrics` columns, one row per image."""
     from medseglab.evaluation.metrics import per_image_metrics
 
