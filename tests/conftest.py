@@ -46,3 +46,32 @@ def require_shared_dataset(name: str | os.PathLike = "", root: str | os.PathLike
 def shared_dataset():
     """``shared_dataset("isic2018")`` -> the sample's path; skips when it is missing, fails under CI."""
     return require_shared_dataset
+
+
+def _reset_global_tracking_uri() -> None:
+    """Forget MLflow's process-global tracking URI, keeping MLFLOW_TRACKING_URI as it is (MLflow's
+    setter also writes or unsets the variable, so it is put back)."""
+    import sys
+
+    if "mlflow" not in sys.modules:  # never imported: nothing can have been set
+        return
+    import mlflow
+
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(None)
+    if env is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = env
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mlflow_tracking_uri(monkeypatch):
+    """No test sees a tracking URI another test set: MLflow's global URI is cleared before and after
+    each test, and MLFLOW_TRACKING_URI (which mlflow.set_tracking_uri also writes) is restored."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env is None:
+        monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", env)
+    _reset_global_tracking_uri()
+    yield
+    _reset_global_tracking_uri()

@@ -40,7 +40,6 @@ def study(tmp_path_factory, tiny):
     from medseglab.tracking import conventions as C
     threshold_model = tiny["threshold_model"]
 
-    previous_uri = mlflow.get_tracking_uri()
     root = tmp_path_factory.mktemp("project")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     mp = pytest.MonkeyPatch()
@@ -84,7 +83,6 @@ def study(tmp_path_factory, tiny):
     client.set_terminated(pid)
     yield {"root": root, "prepared": prepared.root, "parent": pid, "ids": ids, "masks": masks, "outputs": outputs, "client": MlflowClient(uri)}
     mp.undo()
-    mlflow.set_tracking_uri(previous_uri)  # open_client set it globally for this process
 
 
 def _cli(*argv):
