@@ -57,7 +57,7 @@ def _check_sqlite(db: Path) -> None:
     if not db.exists() or db.stat().st_size == 0:
         return
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)) as conn:
+        with contextlib.closing(sqlite3.connect(str(db), timeout=30)) as conn:
             rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.DatabaseError as exc:
         raise TrackingError(f"tracking database {db} is not a readable SQLite database ({exc}); {_fix(db)}") from None
