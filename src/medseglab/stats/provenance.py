@@ -131,11 +131,11 @@ def from_manifest(manifest: pd.DataFrame | None, tii_weights: Iterable[str] = ()
 def training_weights(run_ids: Iterable[str], client=None, uri: str | None = None) -> tuple[str, ...]:
     """The distinct ``medseglab.weights.source`` tags of the given training runs (missing tags skipped)."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     from medseglab.tracking.conventions import WEIGHTS_SOURCE
+    from medseglab.tracking.store import open_client
 
-    client = client or MlflowClient(tracking_uri=uri)
+    client = client or open_client(uri=uri)
     found = set()
     for run_id in dict.fromkeys(map(str, run_ids)):
         try:
@@ -182,9 +182,9 @@ def report_provenance(dataset: str, params: dict | None = None, run_id: str | No
 
     if run_id:
         try:
-            from mlflow.tracking import MlflowClient
+            from medseglab.tracking.store import open_client
 
-            return study_provenance(MlflowClient(tracking_uri=uri).get_run(run_id), params, uri=uri)
+            return study_provenance(open_client(uri=uri).get_run(run_id), params, uri=uri)
         except Exception:  # noqa: BLE001 - no tracking store here (DVC stage on another machine): fall through
             pass
     try:

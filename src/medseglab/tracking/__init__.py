@@ -1,6 +1,8 @@
-"""tracking stage: MLflow conventions (URIs, experiment names, run keys) and reading runs and tables.
+"""tracking stage: the one MLflow access layer (URIs, experiment names, run keys, the store, finding
+and reading runs and tables). Other packages and the dashboard talk to MLflow only through it.
 
-`conventions` is pure Python; `runs` imports MLflow, so it is loaded on first use of its names.
+`conventions` is pure Python; `store` (the client factory), `runs` (searches and readers) and
+`session` (`Tracking`, for writing trainings) import MLflow, so they load on first use of their names.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from medseglab.tracking.conventions import (
 )
 
 _RUNS_API = (
-    "open_client", "ensure_experiment", "find_trainings", "find_study_parent", "find_study", "study_table",
+    "open_client", "ensure_experiment", "search_all", "find_trainings", "find_study_parent", "find_study",
+    "list_datasets", "list_studies", "get_run", "list_artifacts", "read_artifact", "study_table",
     "study_children", "training_table", "load_probabilities", "load_model", "is_alive",
 )
 
