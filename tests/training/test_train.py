@@ -92,6 +92,9 @@ def scenario(tiny_data, tmp_path_factory, mlflow_db_template):
         ids = out["probabilities"][0][:2]
         out["reloaded_prob"] = np.asarray(model.predict_on_batch(prepared.load_images(list(ids)).astype("float32")))[..., 1]
         out["versions"] = client.search_model_versions("name='medseglab-skin-tii'")
+        import mlflow.models
+
+        out["model_signature"] = mlflow.models.get_model_info(f"runs:/{run_id}/model").signature
         out["config_yaml"] = _read_artifact(client, run_id, "config/params.yaml")
         out["history_csv"] = pd.read_csv(_download(client, run_id, "history/history.csv"))
 
@@ -177,6 +180,12 @@ def test_run_has_the_contract_artifacts(scenario):
     assert not (scenario["store_a"] / "checkpoints" / scenario["run"].info.run_id).exists()
     assert yaml.safe_load(scenario["config_yaml"])["epochs"] == 2
     assert [v.run_id for v in scenario["versions"]] == [scenario["run"].info.run_id]
+
+
+def test_logged_model_has_the_input_and_output_signature(scenario):
+    (inp,), (out,) = scenario["model_signature"].inputs.inputs, scenario["model_signature"].outputs.inputs
+    assert inp.shape == (-1, 32, 32, 3) and inp.type == np.dtype("float32")
+    assert out.shape == (-1, 32, 32, 2) and out.type == np.dtype("float32")
 
 
 def test_per_image_table_and_probabilities_match(scenario, tiny_data):

@@ -274,10 +274,7 @@ def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_i
 
 
 def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking) -> None:
-    import keras
-    import mlflow
-    import mlflow.keras
-    import tensorflow as tf
+    from medseglab.training.model_artifact import log_trained_model
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -287,13 +284,7 @@ def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob
         client.log_artifacts(run_id, str(tmp / "evaluation"), "evaluation")
         client.log_artifacts(run_id, str(tmp / "history"), "history")
     registered = f"medseglab-{key.dataset}-{key.init}" if tracking.register_models else None
-    # An uncompiled view sharing the trained layers: the logged model is for prediction, and the
-    # optimizer state would triple its size (and cloning would re-initialise 15M weights first).
-    inference = keras.Model(model.inputs, model.outputs, name=model.name)
-    mlflow.keras.log_model(
-        inference, name="model", registered_model_name=registered,
-        pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
-    )
+    log_trained_model(model, registered)  # with its signature: input and output shapes and dtypes
 
 
 def _save_probabilities(path: Path, image_ids, prob: np.ndarray) -> None:
