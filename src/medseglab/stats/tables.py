@@ -118,11 +118,6 @@ def cell(median, mean, mark: str = "") -> str:
     return f"{fmt(median)} ({fmt(mean)}){mark}"
 
 
-def provenance_notes(provenance: Provenance) -> list[str]:
-    """The notes every table of a study starts with: synthetic data, which weights TII used."""
-    return [n for n in (provenance.data_note(), provenance.weights_note()) if n]
-
-
 def _labelled(table: Table, provenance: Provenance, *, tii: bool = True) -> Table:
     """The caption and first notes say where the numbers come from (``tii``: the table shows TII results)."""
     table.title = provenance.caption(table.title)
