@@ -143,7 +143,8 @@ def test_outer_run_in_the_experiment_becomes_the_parent(scenario):
     assert parent.data.tags[C.KIND] == "study" and parent.info.run_name.startswith("study-skin-demo-")
     assert set(fifth.runs["status"]) == {"skipped"}
     assert pd.read_csv(
-        __import__("mlflow").artifacts.download_artifacts(run_id=fifth.parent_run_id, artifact_path="study/runs.csv")
+        __import__("mlflow").artifacts.download_artifacts(run_id=fifth.parent_run_id, artifact_path="study/runs.csv",
+                                                          tracking_uri=f"sqlite:///{scenario['root'] / 'mlflow.db'}")
     )["run_id"].tolist() == fifth.runs["run_id"].tolist()
 
 
