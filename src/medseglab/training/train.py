@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from medseglab.io import write_csv, write_parquet
+from medseglab.names import mask_threshold
 from medseglab.tracking import conventions as C
 from medseglab.tracking.session import Tracking, fluent_run  # noqa: F401  (Tracking: older imports)
 
@@ -201,7 +202,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     start = time.perf_counter()
     prob = predict_probabilities(model, prepared, test_ids, predict_batch_size, desc=f"test {key.name}")
     gt = np.asarray(prepared.load_masks(test_ids), dtype=np.uint8)
-    table = per_image_table(prob, gt, test_ids, manifest, key, run_id, float(train_cfg.get("threshold", 0.5)))
+    table = per_image_table(prob, gt, test_ids, manifest, key, run_id, mask_threshold(cfg))
     predict_seconds = time.perf_counter() - start
     with fluent_run(tracking.uri or C.tracking_uri(), run_id):  # log_model needs the active run
         _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
