@@ -38,6 +38,10 @@ def test_make_test_runs_the_slow_tests_and_test_fast_leaves_them_out():
     pytest_args = lambda target: _make_recipe(target).partition(" pytest")[2]  # noqa: E731
     full = pytest_args("test")
     assert full and " -m" not in full and " -k" not in full, full
+    # pytest's exit status must reach make (and CI): 1 for failures, 5 when no test was collected.
+    recipe = _make_recipe("test")
+    assert "||" not in recipe and "; true" not in recipe and not recipe.lstrip().startswith("-"), recipe
+    assert re.search(r"^set -e", (ROOT / ".ci" / "run").read_text(), re.M), ".ci/run must stop on the first failure"
     assert '-m "not slow"' in pytest_args("test-fast")
     assert "-m slow" in pytest_args("test-slow")
 
