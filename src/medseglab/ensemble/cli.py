@@ -7,13 +7,18 @@ from pathlib import Path
 
 from medseglab.names import CANDIDATES, INITS
 
+QUEUE_HELP = "review queue SQLite file (default review.db beside the tracking store)"
+
 
 def register(subparsers, common) -> None:
     p = subparsers.add_parser(
         "ensemble", parents=[common],
         help="Algorithm 1 on a study's test sets: which of LMI, TII, union, intersection wins per image",
+        description="Run Algorithm 1 (docs/ENSEMBLE.md) on a finished study's test sets: per image, which of "
+                    "LMI, TII, their union and intersection scores best, with a summary; writes "
+                    "reports/<dataset>/ensemble/ and logs it on the study's parent MLflow run.",
     )
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
     p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
     p.add_argument("--ratio", type=int, default=80, help="train %% of the sets to use (default 80, the 80:20 sets)")
     p.add_argument("--splits", type=int, nargs="+", default=None, help="only these splits (default: all in the study)")
@@ -25,35 +30,51 @@ def register(subparsers, common) -> None:
     p = subparsers.add_parser(
         "predict", parents=[common],
         help="run a study's LMI and TII models on new images and queue the four outputs for review",
+        description="Segment new images (no ground truth) with one split's LMI and TII models of a finished "
+                    "study; writes the four candidate masks (LMI, TII, union, intersection) per image and "
+                    "queues each image for review (`medseglab review list`).",
     )
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help="dataset whose study's models to use (a key under `datasets:`)")
     p.add_argument("--images", required=True, help="folder of .png/.jpg images")
     p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
     p.add_argument("--split", type=int, default=0, help="which split's models (default 0)")
     p.add_argument("--ratio", type=int, default=80, help="which ratio's models (default 80)")
     p.add_argument("--out", default="predictions", help="masks go to OUT/<dataset>/<image_id>/ (default predictions)")
-    p.add_argument("--queue", default=None, help="review queue SQLite file (default review.db beside the tracking store)")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--queue", default=None, help=QUEUE_HELP)
+    p.add_argument("--batch-size", type=int, default=8, help="images per model call (default 8; lower it if memory runs out)")
     p.set_defaults(func=run_predict)
 
-    p = subparsers.add_parser("review", help="the human review queue: list items, accept an output or send back")
+    p = subparsers.add_parser(
+        "review", help="the human review queue: list items, accept an output or send back",
+        description="The review queue `medseglab predict` fills: `review list` shows the items, "
+                    "`review accept ID --output union` (or --retrain) closes one.",
+    )
     sub = p.add_subparsers(dest="review_command", metavar="<action>")
     sub.required = True
-    q = sub.add_parser("list", parents=[common], help="list queued images")
-    q.add_argument("--dataset", default=None)
-    q.add_argument("--status", default="pending", choices=["pending", "accepted", "retrain", "all"])
-    q.add_argument("--queue", default=None)
+    q = sub.add_parser(
+        "list", parents=[common], help="list queued images",
+        description="List the review queue's items with the suggested output and each candidate's "
+                    "agreement with the all-model consensus.",
+    )
+    q.add_argument("--dataset", default=None, help="only this dataset's items (default: all datasets)")
+    q.add_argument("--status", default="pending", choices=["pending", "accepted", "retrain", "all"],
+                   help="which items: pending (default), accepted, retrain or all")
+    q.add_argument("--queue", default=None, help=QUEUE_HELP)
     q.set_defaults(func=run_review_list)
-    q = sub.add_parser("accept", parents=[common], help="close an item: accept one output, or --retrain")
-    q.add_argument("image_id")
+    q = sub.add_parser(
+        "accept", parents=[common], help="close an item: accept one output, or --retrain",
+        description="Record a reviewer's decision on one queued image: the output accepted (--output), or "
+                    "--retrain when none is good enough. Every decision is kept in the queue's log.",
+    )
+    q.add_argument("image_id", help="the queued image's id (as `medseglab review list` shows it)")
     choice = q.add_mutually_exclusive_group(required=True)
     choice.add_argument("--output", choices=CANDIDATES, help="the output the reviewer accepts")
     choice.add_argument("--retrain", action="store_true", help="none is good enough: send the models back to training")
     q.add_argument("--reviewer", default=None, help="who decides (default: the login name)")
-    q.add_argument("--note", default=None)
+    q.add_argument("--note", default=None, help="free-text remark stored with the decision")
     q.add_argument("--dataset", default=None, help="needed when the image id is queued for several datasets")
     q.add_argument("--force", action="store_true", help="change a decision already made (the old one stays in the log)")
-    q.add_argument("--queue", default=None)
+    q.add_argument("--queue", default=None, help=QUEUE_HELP)
     q.set_defaults(func=run_review_accept)
 
 

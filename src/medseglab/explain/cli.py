@@ -9,8 +9,11 @@ def register(subparsers, common) -> None:
     p = subparsers.add_parser(
         "explain", parents=[common],
         help="Grad-CAM (both classes, repeats averaged), UMAP of penultimate features, Figure 2-5 galleries",
+        description="Explain a finished study's LMI and TII models of one 80:20 set (docs/EXPLAIN.md): "
+                    "Grad-CAM maps of both classes averaged over repeats, a UMAP of penultimate features and "
+                    "the Figure 2-5 galleries; writes reports/<dataset>/explain/ and logs it on the study's run.",
     )
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
     p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
     p.add_argument("--image-ids", default=None,
                    help="comma-separated test image ids to show besides best/worst/median (default params explain.image_ids)")

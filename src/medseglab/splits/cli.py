@@ -12,7 +12,10 @@ TOLERANCE = 5.0  # percentage points between nominal and actual train share wort
 
 def register(subparsers, common) -> None:
     p = subparsers.add_parser(
-        "split", parents=[common], help="build the 80:20 train:test sets and depletion chains of a prepared dataset"
+        "split", parents=[common], help="build the 80:20 train:test sets and depletion chains of a prepared dataset",
+        description="Build the group-aware 80:20 train:test sets and their depletion chains (60, 40, 20, 10 %% "
+                    "train) of a prepared dataset, from params.yaml `split:`; writes data/splits/<dataset>/ "
+                    "(splits.parquet, split_report.csv + .png, split_overlap.csv, splits.json).",
     )
     p.add_argument("--dataset", required=True, help="dataset name from params.yaml `datasets:`")
     p.add_argument("--prepared", default=None, help="prepared dataset folder (default data/prepared/<dataset>)")

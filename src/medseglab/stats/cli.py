@@ -10,6 +10,9 @@ def register(subparsers, common) -> None:
     p = subparsers.add_parser(
         "stats", parents=[common],
         help="the paper's statistics and tables (Tables 1, 2, S1-S4) of a study; logged on its parent MLflow run",
+        description="Compute the study's statistics (docs/STATISTICS.md): Tables 1, 2 and S1-S4, Wilcoxon tests, "
+                    "bootstrap CIs and Holm correction, from the study in MLflow (or --table); writes "
+                    "reports/<dataset>/tables/ and logs them on the study's parent run.",
     )
     p.add_argument("--dataset", required=True, help="dataset key of params.yaml (e.g. skin)")
     p.add_argument("--run-id", default=None, help="the study's parent run id (default: its latest finished study)")
@@ -23,6 +26,9 @@ def register(subparsers, common) -> None:
         "report", parents=[common],
         help="DVC stage: results/<dataset>/per_image.parquet + study.json -> reports/<dataset>/ "
              "(tables, metrics.json, depletion.csv, plots)",
+        description="The DVC `report` stage: the same statistics as `medseglab stats`, read from "
+                    "results/<dataset>/per_image.parquet and study.json (no MLflow needed); writes "
+                    "reports/<dataset>/ (tables, metrics.json, depletion.csv, plots).",
     )
     r.add_argument("--dataset", required=True, help="dataset key of params.yaml (e.g. skin)")
     r.add_argument("--results", default="results", help="folder with <dataset>/per_image.parquet and study.json")
