@@ -12,6 +12,10 @@ import importlib
 import sys
 
 from medseglab.errors import UserError, check_name  # UserError also re-exported for old imports
+from medseglab.quiet import quiet_libraries
+
+# Before any stage imports TensorFlow or MLflow: their env and loggers are read once, at import.
+quiet_libraries()
 
 # Stage order follows the life of an image: data -> splits -> training -> study -> ... -> dashboard.
 STAGE_MODULES = (
@@ -22,8 +26,6 @@ STAGE_MODULES = (
     "medseglab.ensemble.cli",
     "medseglab.explain.cli",
 )
-
-
 
 
 def common_parser() -> argparse.ArgumentParser:

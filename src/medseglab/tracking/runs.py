@@ -23,6 +23,8 @@ __all__ = ["open_client"]  # re-exported here for older imports; the factory liv
 UNFINISHED = ("RUNNING", "FAILED", "KILLED", "SCHEDULED")
 # Runs fetched per search request; every search pages through all of them (a test lowers it).
 PAGE_SIZE = 1000
+# Readers show one medseglab bar per stage, not MLflow's bar per downloaded artifact (a user's own value wins).
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def _user_error(message: str) -> Exception:
