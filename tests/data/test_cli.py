@@ -57,3 +57,28 @@ def test_user_errors_exit_2_with_the_reason(tmp_path, capsys, argv, says):
     err = capsys.readouterr().err
     assert rc == 2 and says in err and "Traceback" not in err
     assert_nothing_left(out)
+
+
+def test_missing_source_message_follows_how_the_source_was_given(tmp_path, capsys):
+    """--source /missing must not be told to "pass --source"; a params.yaml path is told to fix the key."""
+    out = tmp_path / "prepared" / "glas"
+    base = ["prepare", "--params", str(PARAMS), "--out", str(out)]
+    assert main([*base, "--dataset", "glas", "--format", "folder", "--source", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert f"--source {tmp_path / 'missing'}: no such folder" in err and "the folder format expects" in err
+    assert "pass --source" not in err
+    assert main([*base, "--dataset", "skin", "--set", "datasets.skin.format=folder",
+                 "--set", f"datasets.skin.source={tmp_path / 'gone'}"]) == 2
+    err = capsys.readouterr().err
+    assert "fix datasets.skin.source in params.yaml" in err and "or pass --source PATH" in err
+    assert_nothing_left(out)
+
+
+def test_train_and_study_name_a_missing_source_flag(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for command in (["study"], ["train", "--init", "lmi"]):
+        argv = [*command, "--dataset", "skin", "--format", "folder", "--source", "nowhere", "--params", str(PARAMS)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--source nowhere: no such folder" in err and "Traceback" not in err
+    assert not (tmp_path / "mlflow.db").exists()  # refused before the tracking store is opened

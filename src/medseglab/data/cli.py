@@ -41,6 +41,9 @@ def effective_config(args) -> dict:
         )
     if args.source and cfg.get("format") == "synthetic":
         raise ConfigError(f"--source {args.source}: dataset {args.dataset!r} has format synthetic, which reads no folder; pass --format too")
+    from medseglab.data.prepare import check_source_flag
+
+    check_source_flag(args.source, cfg.get("format"))
     return cfg
 
 

@@ -113,6 +113,20 @@ def convert_all(records: list[Record], root: Path, size: tuple[int, int], desc: 
     return sorted(rows, key=lambda row: row["image_id"])
 
 
+def check_source_flag(source: str | None, fmt_name: str | None, flag: str = "--source") -> None:
+    """Fail early, naming the flag, when a source folder given on the command line does not exist
+    (a path from params.yaml is checked by ``collect``, whose message points at the params key)."""
+    if source is None or Path(source).is_dir():
+        return
+    try:
+        fmt = get_format(fmt_name)
+        expects = f" (the {fmt.name} format expects {fmt.layout})" if fmt.layout else ""
+    except ConfigError:  # an unknown --format is reported by its own check
+        expects = ""
+    raise DataError(f"{flag} {source}: no such folder (relative to {Path.cwd()}); give {flag} the dataset's "
+                    f"existing folder{expects}")
+
+
 def collect(cfg: dict) -> tuple[ImportContext, list[Record], int]:
     """Validate the config, run the importer -> (context, records to prepare, records found)."""
     fmt = get_format(cfg.get("format"))
@@ -128,9 +142,10 @@ def collect(cfg: dict) -> tuple[ImportContext, list[Record], int]:
             )
         source = Path(str(cfg["source"]))
         if not source.is_dir():
+            # a --source flag was checked by check_source_flag already: this path came from params.yaml or --set
             raise DataError(
                 f"{source}: source folder not found (datasets.{name}.source, relative to the project root); "
-                "fix the path or pass --source PATH"
+                f"fix datasets.{name}.source in params.yaml (or its --set override), or pass --source PATH"
             )
     ctx = ImportContext(name=name, source=source, options=options, cfg=cfg, image_size=size)
     records = sorted(fmt.importer(ctx), key=lambda r: r.image_id)

@@ -51,6 +51,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
 
 def run_train(args) -> int:
     from medseglab.config import load_params
+    from medseglab.data.prepare import check_source_flag
     from medseglab.study.inputs import blank, ensure_prepared_dataset, ensure_splits, study_config
     from medseglab.study.launcher import link, take_launcher
     from medseglab.tracking.conventions import TrainingKey
@@ -60,6 +61,7 @@ def run_train(args) -> int:
 
     params = load_params(args.params, args.overrides)
     cfg = study_config(params, args.dataset, args.profile, args.source, args.format)
+    check_source_flag(blank(args.source), cfg.get("format"))
     key = TrainingKey.make(args.dataset, blank(args.init) or "", args.split, args.ratio, args.repeat)
     if key.init not in INITS:
         from medseglab.errors import UserError
@@ -84,11 +86,15 @@ def run_train(args) -> int:
 
 def run_study_cli(args) -> int:
     from medseglab.config import load_params
+    from medseglab.data.prepare import check_source_flag
+    from medseglab.study.inputs import blank
     from medseglab.study.launcher import take_launcher
     from medseglab.study.study import run_study
     from medseglab.tracking.runs import open_client
 
     params = load_params(args.params, args.overrides)
+    entry = (params.get("datasets") or {}).get(args.dataset) or {}
+    check_source_flag(blank(args.source), blank(args.format) or entry.get("format"))
     launcher = take_launcher(open_client(params))
     result = run_study(params, args.dataset, args.profile, args.source, args.format, launcher=launcher)
     counts = result.runs["status"].value_counts().to_dict()
