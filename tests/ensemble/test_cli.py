@@ -172,3 +172,26 @@ def test_predict_then_review(study, capsys, tiny):
 def test_predict_bad_folder(study, capsys):
     assert _cli("predict", "--dataset", "skin", "--images", str(study["root"] / "nothing-here")) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_predict_warns_when_images_are_unlike_the_training_data(study, capsys):
+    """Models trained on synthetic phantoms, real-looking images: one warning line; their own prepared images: none."""
+    from medseglab.tracking import conventions as C
+
+    client, root = study["client"], study["root"]
+    info = json.loads((study["prepared"] / "dataset.json").read_text())
+    experiment = client.get_run(study["parent"]).info.experiment_id
+    for run in client.search_runs([experiment], f"tags.`{C.PARENT}` = '{study['parent']}'"):
+        client.log_param(run.info.run_id, "format", "synthetic")  # as train_one logs the resolved config
+        client.log_param(run.info.run_id, "image_size", "[32, 32]")
+        client.set_tag(run.info.run_id, C.DATA_HASH, info["content_hash"])
+    photos = root / "photos"
+    photos.mkdir()
+    Image.fromarray(np.full((45, 60, 3), 128, np.uint8)).save(photos / "r1.png")
+    out = ["--out", str(root / "pred-warn"), "--queue", str(root / "warn.db")]
+    assert _cli("predict", "--dataset", "skin", "--images", str(photos), *out) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1, warnings
+    assert "synthetic" in warnings[0] and "60x45" in warnings[0] and str(photos) in warnings[0]
+    assert _cli("predict", "--dataset", "skin", "--images", str(study["prepared"] / "images"), *out) == 0
+    assert "warning" not in capsys.readouterr().err

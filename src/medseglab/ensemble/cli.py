@@ -132,6 +132,7 @@ def run_predict(args: argparse.Namespace) -> int:
         have = sorted({(int(s), int(r)) for s, r in zip(children["split"], children["ratio"])})
         raise UserError(f"study {run_id} has no finished LMI and TII trainings for split {args.split} ratio "
                         f"{args.ratio}; it has (split, ratio) {have}: pass --split/--ratio")
+    _warn_if_unlike_training(args.images, runs["lmi"][0], uri)
     import medseglab.models.saving  # noqa: F401  (registers the custom layers the saved models use)
 
     from mlflow.exceptions import MlflowException
@@ -157,6 +158,20 @@ def run_predict(args: argparse.Namespace) -> int:
     print(f"predict {args.dataset}: {counts['found']} images, {counts['skipped']} already queued, "
           f"{counts['queued']} newly queued in {queue_path}; masks under {Path(args.out) / args.dataset}")
     return 0
+
+
+def _warn_if_unlike_training(images: str, run_id: str, uri: str) -> None:
+    """One stderr line when the images are unlike the data the study's models were trained on."""
+    import sys
+
+    from medseglab import tracking
+    from medseglab.ensemble.mismatch import images_of, mismatch, trained_on
+    from medseglab.ensemble.predict import list_images
+
+    run = tracking.get_run(run_id, uri=uri)
+    line = mismatch(trained_on(run.data.params, run.data.tags), images_of([p for _, p in list_images(images)]), images)
+    if line:
+        print(f"medseglab predict: {line}", file=sys.stderr)
 
 
 # --- review ------------------------------------------------------------------------------------
