@@ -82,3 +82,21 @@ def test_every_imported_package_is_declared_and_pinned():
         if not local and not dists & set(declared):
             missing.append(f"{module} (from {', '.join(sorted(dists)) or 'no installed distribution'})")
     assert not missing, "imported but not declared in pyproject.toml: " + "; ".join(missing)
+
+
+def test_no_test_skips_when_a_declared_package_is_missing():
+    """`pytest.importorskip` of medseglab or of a declared dependency would turn a broken install
+    into silent skips in CI: import it (a missing package then fails the test, as it should)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {_norm(r.partition("==")[0]) for r in project["dependencies"]}
+    declared |= {_norm(r.partition("==")[0]) for extra in project["optional-dependencies"].values() for r in extra}
+    distributions = packages_distributions()
+    offenders = []
+    for file in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "importorskip"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                top = str(node.args[0].value).split(".")[0]
+                if top == "medseglab" or {_norm(d) for d in distributions.get(top, [])} & declared:
+                    offenders.append(f"{file.relative_to(ROOT)}:{node.lineno}: importorskip({node.args[0].value!r})")
+    assert not offenders, "import these instead:\n" + "\n".join(offenders)

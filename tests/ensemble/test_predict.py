@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-keras = pytest.importorskip("keras")
-
 from medseglab.data.errors import DataError  # noqa: E402
 from medseglab.ensemble.algorithm import CANDIDATES  # noqa: E402
 from medseglab.ensemble.predict import (  # noqa: E402

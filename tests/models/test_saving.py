@@ -42,7 +42,7 @@ def test_importing_the_package_registers_the_custom_classes():
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_mlflow_keras_flavour_round_trip(tmp_path, images):
     """What the training stage logs as `model/` loads back through MLflow (about 20 s: slow)."""
-    mlflow = pytest.importorskip("mlflow")
+    import mlflow.keras
     model, _ = build_vgg_unet((32, 32, 3), init="lmi", seed=0)
     compile_model(model, {"optimizer": "adadelta", "learning_rate": 1.0})
     mlflow.keras.save_model(model, str(tmp_path / "model"), pip_requirements=["keras"])

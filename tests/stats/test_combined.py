@@ -2,10 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("medseglab.evaluation.metrics")
-
-from medseglab.data.errors import DataError  # noqa: E402
-from medseglab.stats.combined import combined_table  # noqa: E402
+from medseglab.data.errors import DataError
+from medseglab.stats.combined import combined_table
 
 
 def _study():

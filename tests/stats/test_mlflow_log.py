@@ -1,10 +1,9 @@
+import mlflow
 import pytest
 
 from medseglab.stats.report import write_report
 from medseglab.stats.summary import StatsOptions
 from medseglab.stats.synthetic import synthetic_study
-
-mlflow = pytest.importorskip("mlflow")
 
 
 def test_report_logged_on_parent_run(tmp_path, monkeypatch):

@@ -36,7 +36,7 @@ def test_from_dataset_info_and_manifest():
 
 
 def test_study_provenance_from_runs_and_prepared_data(tmp_path, monkeypatch):
-    mlflow = pytest.importorskip("mlflow")
+    import mlflow
     from mlflow.tracking import MlflowClient
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

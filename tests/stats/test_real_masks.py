@@ -6,10 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("medseglab.evaluation.metrics")
-
-from medseglab.stats.combined import combined_table  # noqa: E402
-from medseglab.stats.summary import StatsOptions, compute_statistics  # noqa: E402
+from medseglab.stats.combined import combined_table
+from medseglab.stats.summary import StatsOptions, compute_statistics
 
 ISIC = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "isic2018" / "ISIC2018_Task1_Training_GroundTruth"
 
