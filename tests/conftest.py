@@ -75,3 +75,21 @@ def _fresh_mlflow_tracking_uri(monkeypatch):
     _reset_global_tracking_uri()
     yield
     _reset_global_tracking_uri()
+
+
+@pytest.fixture(scope="session")
+def required_tool():
+    """``required_tool("git")`` -> the program's path; skips when it is not on PATH, fails under CI
+    (like ``shared_dataset``: CI must not pass by skipping what it was meant to prove)."""
+    import shutil
+
+    def find(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            message = f"{name} not found on PATH"
+            if in_ci():
+                pytest.fail(f"{message}; CI must run the tests that need it", pytrace=False)
+            pytest.skip(message)
+        return path
+
+    return find

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +12,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("prepare", "split", "study", "report", "explain")
-
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-
 
 def _tiny(params: dict) -> dict:
     """Small synthetic datasets at 32x32 (30 phantoms give every dataset >= 5 groups)."""
@@ -31,9 +27,9 @@ def _edit_params(clone: Path, change) -> None:
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory):
+def clone(tmp_path_factory, required_tool):
     target = tmp_path_factory.mktemp("dvc") / "project"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(target)], check=True)
+    subprocess.run([required_tool("git"), "clone", "--quiet", str(ROOT), str(target)], check=True)
     if not (target / "dvc.yaml").is_file():
         pytest.fail("dvc.yaml is not committed")
     _edit_params(target, _tiny)

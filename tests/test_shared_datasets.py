@@ -58,3 +58,13 @@ def test_no_test_skips_on_missing_sample_data_by_itself():
             if "pytest.skip(" in line and any(w in lowered for w in SAMPLE_WORDS):
                 offenders.append(f"{file.relative_to(tests)}:{number}: {line.strip()}")
     assert not offenders, "use the shared_dataset fixture (tests/conftest.py) instead:\n" + "\n".join(offenders)
+
+
+def test_missing_tool_fails_under_ci_and_skips_elsewhere(required_tool, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="git not found"):
+        required_tool("git")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="git not found"):
+        required_tool("git")
