@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 
@@ -17,9 +20,6 @@ def mlflow_db_template(tmp_path_factory):
 
 
 # --- the real samples in ../shared/datasets ------------------------------------------------
-
-import os  # noqa: E402  (this file is append-only while others add fixtures)
-from pathlib import Path  # noqa: E402
 
 SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"  # beside the project
 
@@ -93,3 +93,20 @@ def required_tool():
         return path
 
     return find
+
+
+_STORE_NAMES = ("mlflow.db", "mlruns", "mlartifacts", "checkpoints")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_tracking_store_left_in_the_project():
+    """Tests track into their own temporary stores: a test that falls back to MLflow's default
+    (./mlflow.db, ./mlruns) in the project would mix its runs into a researcher's real store."""
+    root = Path(__file__).resolve().parents[1]
+    before = {name for name in _STORE_NAMES if (root / name).exists()}
+    yield
+    created = sorted(name for name in _STORE_NAMES if (root / name).exists() and name not in before)
+    if created:
+        pytest.fail(f"the test run created {created} in the project root {root}; a test tracked into the "
+                    "default store instead of a temporary one (chdir to tmp_path or set the tracking URI)",
+                    pytrace=False)

@@ -127,3 +127,23 @@ def test_a_killed_atomic_dir_leaves_a_temp_the_next_write_removes(tmp_path):
     with atomic_dir(tmp_path / "prepared") as tmp:
         (tmp / "whole.txt").write_text("y")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prepared"]
+
+
+def test_a_kill_between_the_two_renames_keeps_the_old_version_and_leaves_no_temp(tmp_path):
+    """atomic_dir replaces a folder with two renames; simulate a kill right between them."""
+    import os
+
+    from medseglab.io import restore_interrupted
+
+    target = tmp_path / "prepared"
+    with atomic_dir(target) as tmp:
+        (tmp / "v1.txt").write_text("1")
+    # the state a kill leaves: the new folder complete (writer record gone), the old one moved aside
+    new = tmp_path / ".prepared.abc123.tmp"
+    new.mkdir()
+    (new / "v2.txt").write_text("2")
+    os.replace(target, tmp_path / ".prepared.old")
+
+    assert restore_interrupted(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prepared"]
+    assert (target / "v1.txt").read_text() == "1"

@@ -111,6 +111,11 @@ def restore_interrupted(target: str | os.PathLike) -> bool:
         os.replace(old, target)
     except FileNotFoundError:  # another reader restored it first
         return False
+    # The killed write's folder: complete (its writer record is removed just before the renames),
+    # so remove_stale_temps cannot tell it is dead; it lost the race with the kill and goes.
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        if path.is_dir() and not (path / WRITER_FILE).exists():
+            shutil.rmtree(path, ignore_errors=True)
     return True
 
 
