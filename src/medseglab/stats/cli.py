@@ -34,6 +34,9 @@ def register(subparsers, common) -> None:
     r.add_argument("--results", default="results", help="folder with <dataset>/per_image.parquet and study.json")
     _shared(r)
     r.add_argument("--mlflow", action="store_true", help="also log the tables and metrics on the study's parent run")
+    r.add_argument("--no-mlflow", action="store_true",
+                   help="do not log on the study's parent run (by default the report and its chosen split are "
+                        "logged there when study.json names a run in an existing tracking store)")
     r.set_defaults(func=run_report)
 
 
@@ -73,6 +76,6 @@ def run_report(args) -> int:
 
     params = load_params(args.params, args.overrides)
     report, _ = results_report(params, args.dataset, args.results, out=args.out, level=args.level,
-                               plots=not args.no_plots, log=args.mlflow)
+                               plots=not args.no_plots, log=True if args.mlflow else False if args.no_mlflow else None)
     print(describe(report))
     return 0

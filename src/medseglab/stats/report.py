@@ -4,6 +4,8 @@
 - ``tables/``: Tables 1, 2, S1-S4 (+ their tests/statistics companions) as CSV, Markdown and
   HTML, ``index.md``/``index.html`` with all of them, and the full numeric statistics
   (``statistics_describe.csv``, ``statistics_compare.csv``, ``split_selection.csv``);
+- ``selection.json``: the chosen split (Table S1), also logged as ``stats/selection.json`` on the
+  study's parent run, the record ensemble and explain read (``stats.selection``);
 - ``metrics.json``: the headline numbers (``dvc metrics show``), numbers only, NaN -> null, counts
   (``n_test``, ``n``, ``count_high``) as integers; ``synthetic`` 1/0 when the data source is known;
 - ``depletion.csv``: train_pct, init, split, <metric>_median, paper_dice_median (``dvc plots``);
@@ -23,6 +25,7 @@ import pandas as pd
 
 from medseglab.io import atomic_dir, write_csv, write_json, write_parquet
 from medseglab.stats import plots
+from medseglab.stats import selection as chosen_split
 from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics, compute_statistics
 from medseglab.stats.tables import build_tables, main_ratio
@@ -38,6 +41,15 @@ class Report:
     metrics: dict  # nested, what metrics.json holds
     headline: dict[str, float]  # flat "table1.dice.median.tii" -> value, for MLflow
     files: list[Path]
+    ratio: int = 80  # the ratio of the split selection (Table 1's)
+    selection: dict = dataclasses.field(default_factory=dict)  # selection.json's content
+    logged_to: str | None = None  # the study run the report was logged on
+
+    def chosen_line(self) -> str:
+        """``skin: split 1 chosen (source)``: where the selection is recorded."""
+        where = (f"Table S1, recorded on study run {self.logged_to} as {chosen_split.ARTIFACT}" if self.logged_to
+                 else "Table S1; not recorded in MLflow: ensemble and explain compute it again the same way")
+        return f"{self.dataset}: split {self.chosen_split} chosen ({where})"
 
 
 def _num(value):
@@ -108,11 +120,14 @@ def write_report(
     dataset: str | None = None,
     make_plots: bool = True,
     provenance: Provenance = UNKNOWN,
+    stage: str = "stats",
+    run_id: str | None = None,
 ) -> Report:
     """Compute the statistics of one dataset's study and write the report folder (see module doc).
 
     ``provenance`` (``stats.provenance.study_provenance``): synthetic data and the TII weights are
-    said in every table and plot; unknown by default."""
+    said in every table and plot; unknown by default. ``stage`` (stats | report) and ``run_id`` (the
+    study run) go into ``selection.json``."""
     from medseglab.errors import UserError
 
     if dataset is not None:
@@ -140,16 +155,18 @@ def write_report(
     if provenance.synthetic is not None:
         metrics["synthetic"] = int(provenance.synthetic)
     write_json(out_dir / "metrics.json", metrics)
+    ratio = main_ratio(stats)
+    record = chosen_split.selection_record(dataset, selection, chosen, ratio, stats.level, stage, run_id)
+    write_json(out_dir / chosen_split.FILE, record)
     write_csv(out_dir / "depletion.csv", curve)
     write_csv(out_dir / "depletion_dice.csv", depletion_wide(curve, chosen))
     write_parquet(out_dir / "delta_m.parquet", stats.deltas.assign(metric=stats.deltas["metric"].astype(str)))
-    files += [out_dir / "metrics.json", out_dir / "depletion.csv", out_dir / "depletion_dice.csv",
+    files += [out_dir / "metrics.json", out_dir / chosen_split.FILE, out_dir / "depletion.csv", out_dir / "depletion_dice.csv",
               out_dir / "delta_m.parquet"]
     if combined is not None:
         write_parquet(out_dir / "combined_per_image.parquet", combined)
         files.append(out_dir / "combined_per_image.parquet")
     if make_plots:
-        ratio = main_ratio(stats)
         v = stats.values
         main_v = v.loc[(v["ratio"] == ratio) & (v["split"] == chosen)]
         main_delta = stats.deltas.loc[(stats.deltas["ratio"] == ratio) & (stats.deltas["split"] == chosen)]
@@ -167,14 +184,17 @@ def write_report(
         files += [out_dir / "plots" / f.name for f in made]
     headline = flatten_numbers({"table1": metrics["table1"]})
     headline = {k: v for k, v in headline.items() if not k.endswith(".n.tii") and not k.endswith(".n.lmi")}
-    headline["stats.chosen_split"] = float(chosen)
-    return Report(dataset, out_dir, stats.level, chosen, metrics, headline, files)
+    headline[chosen_split.SPLIT_METRIC] = float(chosen)
+    headline[chosen_split.RATIO_METRIC] = float(ratio)
+    return Report(dataset, out_dir, stats.level, chosen, metrics, headline, files, ratio, record)
 
 
 def depletion_wide(curve: pd.DataFrame, split: int) -> pd.DataFrame:
     """Median Dice by train % with one column per init (and the paper's), for `dvc plots`:
-    DVC draws one line per y column, not per value of an `init` column."""
-    rows = curve.loc[curve["split"] == split] if "split" in curve else curve
+    DVC draws one line per y column, not per value of an `init` column. ``curve`` has one split per
+    training % already (the chosen one where it was run, else the lowest: ``tables.regime_split``), so
+    a % trained only on another split keeps its point."""
+    rows = curve
     wide = rows.pivot_table(index="train_pct", columns="init", values="dice_median", aggfunc="first")
     wide.columns = [str(c) for c in wide.columns]
     if "paper_dice_median" in rows:
@@ -185,8 +205,9 @@ def depletion_wide(curve: pd.DataFrame, split: int) -> pd.DataFrame:
 
 
 def log_to_mlflow(report: Report, parent_run_id: str, *, uri: str | None = None) -> None:
-    """Tables and plots as artifacts under ``stats/`` of the study's parent run, headline numbers
-    as its metrics (e.g. ``table1.dice.median.tii``); ``uri``: the store (default the project's)."""
+    """Tables and plots as artifacts under ``stats/`` of the study's parent run, the selection as
+    ``stats/selection.json``, headline numbers as its metrics (e.g. ``table1.dice.median.tii``,
+    ``stats.chosen_split``); ``uri``: the store (default the project's)."""
     import time
 
     from mlflow.entities import Metric
@@ -197,10 +218,14 @@ def log_to_mlflow(report: Report, parent_run_id: str, *, uri: str | None = None)
     client.log_artifacts(parent_run_id, str(report.out_dir / "tables"), "stats/tables")
     if (report.out_dir / "plots").is_dir():
         client.log_artifacts(parent_run_id, str(report.out_dir / "plots"), "stats/plots")
-    for name in ("metrics.json", "depletion.csv"):
+    if report.selection.get("study_run_id") != parent_run_id:  # the record names the run it is logged on
+        report.selection["study_run_id"] = parent_run_id
+        write_json(report.out_dir / chosen_split.FILE, report.selection)
+    for name in ("metrics.json", "depletion.csv", chosen_split.FILE):
         client.log_artifact(parent_run_id, str(report.out_dir / name), "stats")
     now = int(time.time() * 1000)
     metrics = [Metric(k, v, now, 0) for k, v in report.headline.items() if math.isfinite(v)]
     for start in range(0, len(metrics), 500):  # MLflow's batch limit is 1000 metrics
         client.log_batch(parent_run_id, metrics=metrics[start:start + 500])
     client.set_tag(parent_run_id, "medseglab.stats_level", report.level)
+    report.logged_to = parent_run_id

@@ -81,15 +81,18 @@ def _study_tag(run_id: str | None, tag: str, uri: str) -> str | None:
         return None
 
 
-def _write(table, out: Path, options, combined, dataset: str, plots: bool):
+def _write(table, out: Path, options, combined, dataset: str, plots: bool, provenance=None, *, stage: str = "stats",
+           run_id: str | None = None):
+    from medseglab.stats.provenance import UNKNOWN
     from medseglab.stats.report import write_report
 
-    return write_report(table, out, options, combined=combined, dataset=dataset, make_plots=plots)
+    return write_report(table, out, options, combined=combined, dataset=dataset, make_plots=plots,
+                        provenance=provenance or UNKNOWN, stage=stage, run_id=run_id)
 
 
 def describe(report) -> str:
-    """What the CLI prints about a report: the chosen split, the level and Table 1."""
-    return (f"{report.dataset}: split {report.chosen_split} chosen; statistics on {report.level} values; "
+    """What the CLI prints about a report: the chosen split and where it is recorded, the level, Table 1."""
+    return (f"{report.chosen_line()}; statistics on {report.level} values; "
             f"tables in {report.out_dir / 'tables'}\n" + (report.out_dir / "tables" / "table1.md").read_text())
 
 
@@ -107,6 +110,7 @@ def study_stats(params: dict, dataset: str, run_id: str | None = None, *, out: s
     Returns (``stats.report.Report``, the parent run id it was logged on, None when not logged)."""
     from medseglab import tracking
     from medseglab.config import resolve
+    from medseglab.stats.provenance import study_provenance
     from medseglab.stats.summary import StatsOptions
 
     options = StatsOptions.from_params(params)
@@ -117,7 +121,9 @@ def study_stats(params: dict, dataset: str, run_id: str | None = None, *, out: s
     parent = run.info.run_id
     table = tracking.study_table(parent, uri=uri)
     combined = combined_or_none(table, level, params, run.data.tags.get("medseglab.profile"), options, parent)
-    report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots)
+    provenance = study_provenance(run, params, uri=uri)
+    report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots, provenance,
+                    stage="stats", run_id=parent)
     if log:
         _log(report, parent, params)
     return report, parent if log else None
@@ -128,6 +134,7 @@ def table_stats(params: dict, dataset: str, table_path: str | Path, run_id: str 
     """Statistics of a per-image parquet table; logged on study ``run_id`` when given and ``log``.
     Returns (report, parent run id or None) as :func:`study_stats`."""
     from medseglab import tracking
+    from medseglab.stats.provenance import report_provenance
     from medseglab.stats.summary import StatsOptions
 
     options = StatsOptions.from_params(params)
@@ -135,7 +142,10 @@ def table_stats(params: dict, dataset: str, table_path: str | Path, run_id: str 
     table = read_table(Path(table_path))
     level = "repeat_mean" if level == "auto" else level
     combined = combined_or_none(table, level, params, None, options) if level == "combined" else None
-    report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots)
+    # a bare table has no known provenance (no label); one tied to a study run has the study's
+    provenance = report_provenance(dataset, params, run_id, tracking.tracking_uri(params)) if run_id else None
+    report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots, provenance,
+                    stage="stats", run_id=run_id)
     if not (run_id and log):
         return report, None
     parent = tracking.find_study(dataset, run_id, params).info.run_id
@@ -144,11 +154,17 @@ def table_stats(params: dict, dataset: str, table_path: str | Path, run_id: str 
 
 
 def results_report(params: dict, dataset: str, results: str | Path = "results", *, out: str | Path | None = None,
-                   level: str = "auto", plots: bool = True, log: bool = False):
-    """The DVC stage: ``<results>/<dataset>/per_image.parquet`` + ``study.json`` -> the report folder;
-    with ``log``, logged on the study's parent run named in study.json. Returns (report, run id or None)."""
+                   level: str = "auto", plots: bool = True, log: bool | None = None):
+    """The DVC stage: ``<results>/<dataset>/per_image.parquet`` + ``study.json`` -> the report folder,
+    logged on the study's parent run named in study.json like ``medseglab stats`` logs it (tables,
+    metrics, the chosen split ``stats/selection.json``), so ensemble and explain read the same choice.
+    ``log``: None = when study.json names a run in a tracking store that exists (else a note), True =
+    always (UserError when it cannot), False = never. Returns (report, run id or None)."""
     from medseglab.errors import UserError
+    from medseglab.stats.provenance import report_provenance
     from medseglab.stats.summary import StatsOptions
+    from medseglab.tracking import tracking_uri
+    from medseglab.tracking.store import sqlite_path
 
     options = StatsOptions.from_params(params)
     _quiet_downloads()
@@ -166,11 +182,20 @@ def results_report(params: dict, dataset: str, results: str | Path = "results", 
     if study.get("tracking_uri") and not os.environ.get("MLFLOW_TRACKING_URI"):
         params = {**params, "tracking": {**(params.get("tracking") or {}), "uri": study["tracking_uri"]}}
     level = level if study else "repeat_mean"
-    combined = combined_or_none(table, level, params, study.get("profile"), options, study.get("parent_run_id"))
-    report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots)
-    if not log:
-        return report, None
-    if not study.get("parent_run_id"):
+    parent = study.get("parent_run_id")
+    uri = tracking_uri(params)
+    db = sqlite_path(uri)
+    reachable = bool(parent) and (db is None or db.is_file()) and _study_tag(parent, "medseglab.kind", uri) == "study"
+    if log and not parent:
         raise UserError(f"{study_path}: no parent_run_id; cannot log to the study's run")
-    _log(report, study["parent_run_id"], params)
-    return report, study["parent_run_id"]
+    if log is None and parent and not reachable:
+        _note(f"study run {parent} is not in the tracking store {uri}: the report is not logged there, so its "
+              "chosen split is not recorded (ensemble and explain compute it again the same way)")
+    combined = combined_or_none(table, level, params, study.get("profile"), options, parent)
+    provenance = report_provenance(dataset, params, parent if reachable else None, uri)
+    report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots, provenance,
+                    stage="report", run_id=parent)
+    if log is False or (log is None and not reachable):
+        return report, None
+    _log(report, parent, params)
+    return report, parent

@@ -145,8 +145,10 @@ def _legend(options: StatsOptions, level: str, combine: str | None = None) -> li
 
 
 def main_ratio(stats: StudyStatistics) -> int:
-    ratios = sorted(stats.compare["ratio"].unique())
-    return 80 if 80 in ratios else int(max(ratios))
+    """Table 1's ratio: 80 when the study has it, else its largest (``stats.selection.main_ratio``)."""
+    from medseglab.stats.selection import main_ratio as ratio_of
+
+    return ratio_of(stats.compare["ratio"].unique())
 
 
 def overall(frame: pd.DataFrame) -> pd.DataFrame:
@@ -343,8 +345,11 @@ def table2(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOWN)
     dataset = str(comp["dataset"].iloc[0])
     ref = paper.table2_dice(dataset) or {}
     rows, rows_all, curve = [], [], []
+    elsewhere: dict[int, list[int]] = {}  # split shown -> training % not run on the chosen split
     for ratio in sorted(comp["ratio"].unique()):
         s = regime_split(stats, int(ratio), split)
+        if s != split:
+            elsewhere.setdefault(s, []).append(int(ratio))
         g = _rows(comp, int(ratio), s)
         dice = g.loc["dice"] if "dice" in g.index else None
         rec = {"train %": str(int(ratio)), "split": str(s)}
@@ -368,6 +373,10 @@ def table2(stats: StudyStatistics, split: int, provenance: Provenance = UNKNOWN)
             curve.append(point)
     notes = [f"Medians of the per-image values of each training % (the chosen split {split} where it was run; "
              "depletion chains start from it).", *_legend(opts, stats.level)[1:3]]
+    for s, pcts in sorted(elsewhere.items()):
+        notes.insert(1, f"Training % {', '.join(map(str, pcts))} were not run on the chosen split {split}: their "
+                        f"rows come from split {s} (the split the depleted trainings were run on), so that part of the "
+                        f"curve continues split {s}'s depletion chain, not the chosen split's.")
     t2 = Table("table2", f"Table 2. {dataset}: median Dice by % of the data used for training", pd.DataFrame(rows), notes)
     t2_all = Table("table2_all_metrics", f"Table 2 (all metrics). {dataset}: medians by % of the data used for training",
                    pd.DataFrame(rows_all), notes)
