@@ -20,7 +20,8 @@ def register(subparsers, common) -> None:
     )
     p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
     p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
-    p.add_argument("--ratio", type=int, default=80, help="train %% of the sets to use (default 80, the 80:20 sets)")
+    p.add_argument("--ratio", type=int, default=None,
+                   help="train %% of the sets to use (default: 80, the 80:20 sets, else the study's largest ratio)")
     p.add_argument("--splits", type=int, nargs="+", default=None, help="only these splits (default: all in the study)")
     p.add_argument("--prepared", default=None, help="prepared dataset folder (default data/prepared/<dataset>)")
     p.add_argument("--out", default=None, help="output folder (default reports/<dataset>/ensemble)")
@@ -28,17 +29,39 @@ def register(subparsers, common) -> None:
     p.set_defaults(func=run_ensemble)
 
     p = subparsers.add_parser(
-        "predict", parents=[common],
-        help="run a study's LMI and TII models on new images and queue the four outputs for review",
-        description="Segment new images (no ground truth) with one split's LMI and TII models of a finished "
-                    "study; writes the four candidate masks (LMI, TII, union, intersection) per image and "
-                    "queues each image for review (`medseglab review list`).",
+        "promote", parents=[common],
+        help="rank a finished study's models and move the registry's champion/challenger aliases",
+        description="Rank the candidate trainings of a finished study (the chosen split's 80:20 models) by "
+                    "--criterion, register the winners and set alias champion (best) and challenger (runner-up) "
+                    "per init, and register the LMI+TII pair (Algorithm 1's four outputs) as champion "
+                    "(docs/REGISTRY.md).",
     )
-    p.add_argument("--dataset", required=True, help="dataset whose study's models to use (a key under `datasets:`)")
+    p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
+    p.add_argument("--study", default=None, metavar="RUN_ID",
+                   help="study parent run (default: the newest finished study of the dataset)")
+    p.add_argument("--criterion", default="dice_median",
+                   help="ranking: <metric>_<median|mean> of the per-image test table, ties by lower SD "
+                        "(default dice_median)")
+    p.add_argument("--dry-run", action="store_true", help="print the ranking and what would change; change nothing")
+    p.set_defaults(func=run_promote)
+
+    p = subparsers.add_parser(
+        "predict", parents=[common],
+        help="run the champion LMI and TII models on new images and queue the four outputs for review",
+        description="Segment new images (no ground truth) with the registry's champion pair of the dataset "
+                    "(`medseglab promote`), or with one split's models of a study (--from-study, --run-id, "
+                    "--split or --ratio; also when no pair is promoted yet); writes the four candidate masks "
+                    "(LMI, TII, union, intersection) per image and queues each image for review "
+                    "(`medseglab review list`).",
+    )
+    p.add_argument("--dataset", required=True, help="dataset whose models to use (a key under `datasets:`)")
     p.add_argument("--images", required=True, help="folder of .png/.jpg images")
-    p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
-    p.add_argument("--split", type=int, default=0, help="which split's models (default 0)")
-    p.add_argument("--ratio", type=int, default=80, help="which ratio's models (default 80)")
+    p.add_argument("--model", default=None, help="registered pair to use at alias champion (default: the "
+                                                 "dataset's champion pair promoted last)")
+    p.add_argument("--from-study", action="store_true", help="use a study's trainings, not the registry's champion")
+    p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study; implies --from-study)")
+    p.add_argument("--split", type=int, default=None, help="which split's models (default 0; implies --from-study)")
+    p.add_argument("--ratio", type=int, default=None, help="which ratio's models (default 80; implies --from-study)")
     p.add_argument("--out", default="predictions", help="masks go to OUT/<dataset>/<image_id>/ (default predictions)")
     p.add_argument("--queue", default=None, help=QUEUE_HELP)
     p.add_argument("--batch-size", type=int, default=8, help="images per model call (default 8; lower it if memory runs out)")
@@ -92,6 +115,19 @@ def run_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- promote -----------------------------------------------------------------------------------
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    from medseglab.config import load_params
+    from medseglab.ensemble.promotion import promote_study
+
+    params = load_params(args.params, args.overrides)
+    promotion = promote_study(params, args.dataset, args.study, criterion=args.criterion, dry_run=args.dry_run)
+    print(promotion.describe())
+    return 0
+
+
 # --- predict -----------------------------------------------------------------------------------
 
 
@@ -118,24 +154,81 @@ def run_predict(args: argparse.Namespace) -> int:
     from medseglab import tracking
     from medseglab.ensemble.predict import list_images, predict_folder
     from medseglab.ensemble.queue import ReviewQueue
-    from medseglab.tracking.repeats import finished_trainings
-    from medseglab.progress import bar
 
     list_images(args.images)  # a wrong folder fails before MLflow and TensorFlow load
+    uri = tracking.tracking_uri(params)
+    from_study = args.from_study or args.run_id is not None or args.split is not None or args.ratio is not None
+    champion = None if from_study else _champion(args, uri)
+    if champion is not None:
+        models, settings, provenance = _champion_models(champion, uri, settings)
+    else:
+        models, provenance = _study_models(args, params, uri)
+    with ReviewQueue(_queue_path(args, params)) as queue:
+        counts = predict_folder(
+            models, args.images, args.out, queue, dataset=args.dataset, image_size=cfg.get("image_size"),
+            combine=settings["combine"], threshold=settings["mask_threshold"],
+            review_fewest=settings["review_fewest"], batch_size=args.batch_size, provenance=provenance,
+        )
+        queue_path = queue.path
+    print(f"predict {args.dataset}: {counts['found']} images, {counts['skipped']} already queued, "
+          f"{counts['queued']} newly queued in {queue_path}; masks under {Path(args.out) / args.dataset}")
+    return 0
+
+
+def _champion(args: argparse.Namespace, uri: str):
+    """The registry's champion pair for predict, None to use a study (said on stderr)."""
+    import sys
+
+    from medseglab.errors import UserError
+    from medseglab.tracking import registry
+
+    champion = registry.resolve_champion(args.dataset, name=args.model, uri=uri)
+    if champion is None and args.model:
+        raise UserError(f"registered model {args.model!r} has no alias champion in {uri}; run `medseglab promote "
+                        f"--dataset {args.dataset}` or pass another --model")
+    if champion is None:
+        print(f"medseglab predict: no champion pair registered for {args.dataset} in {uri}; using the newest "
+              f"finished study's models (`medseglab promote --dataset {args.dataset}` registers one)", file=sys.stderr)
+    else:
+        print(f"medseglab predict: models {champion.model_uri} (version {champion.version})", file=sys.stderr)
+    return champion
+
+
+def _champion_models(champion, uri: str, settings: dict):
+    """(models, settings, provenance) of the champion pair: its Keras members, combined as it was registered."""
+    from medseglab.tracking import registry
+
+    pair = registry.load_pair(champion.model_uri, uri=uri).unwrap_python_model()
+    config = pair.config
+    settings = dict(settings, combine=pair.combine, mask_threshold=pair.threshold)
+    provenance = {"study_run_id": config.get("study_run_id"), "split": config.get("split"),
+                  "ratio": config.get("ratio"),
+                  "model_run_ids": {**config.get("run_ids", {}), "pair": f"{champion.name}/{champion.version}"}}
+    return pair.models, settings, provenance
+
+
+def _study_models(args: argparse.Namespace, params: dict, uri: str):
+    """(models, provenance) of one split's LMI and TII trainings of a finished study."""
+    from mlflow.exceptions import MlflowException
+
+    from medseglab import tracking
+    from medseglab.errors import UserError
+    from medseglab.progress import bar
+    from medseglab.tracking.repeats import finished_trainings
+
+    split = 0 if args.split is None else args.split
+    ratio = 80 if args.ratio is None else args.ratio
     study = tracking.find_study(args.dataset, args.run_id, params)
     run_id = study.info.run_id
-    uri = tracking.tracking_uri(params)
     children = tracking.study_children(run_id, uri=uri)
-    rows = finished_trainings(children, args.ratio, [args.split])
+    rows = finished_trainings(children, ratio, [split])
     runs = {init: rows.loc[rows["init"] == init, "run_id"].astype(str).tolist() for init in INITS}
     if not runs["lmi"] or not runs["tii"]:
         have = sorted({(int(s), int(r)) for s, r in zip(children["split"], children["ratio"])})
-        raise UserError(f"study {run_id} has no finished LMI and TII trainings for split {args.split} ratio "
-                        f"{args.ratio}; it has (split, ratio) {have}: pass --split/--ratio")
+        raise UserError(f"study {run_id} has no finished LMI and TII trainings for split {split} ratio "
+                        f"{ratio}; it has (split, ratio) {have}: pass --split/--ratio")
     _warn_if_unlike_training(args.images, runs["lmi"][0], uri)
     import medseglab.models.saving  # noqa: F401  (registers the custom layers the saved models use)
-
-    from mlflow.exceptions import MlflowException
 
     models = {}
     for init, ids in runs.items():
@@ -144,20 +237,10 @@ def run_predict(args: argparse.Namespace) -> int:
             try:
                 models[init].append(tracking.load_model(rid, uri=uri))
             except (MlflowException, OSError) as exc:
-                raise UserError(f"training run {rid} ({init.upper()}, split {args.split}, ratio {args.ratio}) has no "
+                raise UserError(f"training run {rid} ({init.upper()}, split {split}, ratio {ratio}) has no "
                                 f"loadable `model` artifact ({str(exc).splitlines()[0]}); retrain it with "
                                 "`medseglab study` or pick another --split/--ratio") from exc
-    with ReviewQueue(_queue_path(args, params)) as queue:
-        counts = predict_folder(
-            models, args.images, args.out, queue, dataset=args.dataset, image_size=cfg.get("image_size"),
-            combine=settings["combine"], threshold=settings["mask_threshold"],
-            review_fewest=settings["review_fewest"], batch_size=args.batch_size,
-            provenance={"study_run_id": run_id, "split": args.split, "ratio": args.ratio, "model_run_ids": runs},
-        )
-        queue_path = queue.path
-    print(f"predict {args.dataset}: {counts['found']} images, {counts['skipped']} already queued, "
-          f"{counts['queued']} newly queued in {queue_path}; masks under {Path(args.out) / args.dataset}")
-    return 0
+    return models, {"study_run_id": run_id, "split": split, "ratio": ratio, "model_run_ids": runs}
 
 
 def _warn_if_unlike_training(images: str, run_id: str, uri: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from medseglab.names import CANDIDATES, mask_threshold
+from medseglab.names import CANDIDATES, INITS, mask_threshold
 
 
 def ensemble_settings(params: dict) -> dict:
@@ -45,33 +45,64 @@ class EnsembleRun:
     out_dir: Path
     notes: list[str]
     logged: bool
+    ratio: int = 80
+    split: int | None = None  # the chosen split: the headline metrics are its images'
+    chosen_line: str = ""
 
     def describe(self) -> str:
-        """The lines the CLI prints: chosen counts, median Dice gains, written files."""
+        """The lines the CLI prints: the split and ratio, chosen counts, median Dice gains, written files."""
         counts = self.result["counts"]
         overall = counts[counts["branch"] == "all"].set_index("output")["count"]
         lines = [f"note: {note}" for note in self.notes]
-        lines.append(f"ensemble {self.dataset}: {len(self.choices)} image-split rows from study {self.run_id}; chosen "
+        if self.chosen_line:
+            lines.append(self.chosen_line)
+        lines.append(f"ensemble {self.dataset}: ratio {self.ratio} ({self.ratio}:{100 - self.ratio} sets), "
+                     f"{len(self.choices)} image-split rows from study {self.run_id}; chosen "
                      + ", ".join(f"{c} {int(overall[c])}" for c in CANDIDATES))
-        for row in self.result["gains"][self.result["gains"]["scope"] == "all"].itertuples():
-            lines.append(f"  median Dice chosen {row.median_chosen:.4f} vs {row.baseline.upper()} "
-                         f"{row.median_baseline:.4f} (median gain {row.median_gain:+.4f}, "
-                         f"Wilcoxon p = {row.p_value:.3g}, n = {row.n})")
+        gains = self.result["gains"]
+        scope = f"split {self.split}" if f"split {self.split}" in set(gains["scope"]) else "all"
+        scopes = [scope] + (["all"] if scope != "all" else [])
+        for name in scopes:
+            label = "all splits pooled" if name == "all" else name
+            for row in gains[gains["scope"] == name].itertuples():
+                lines.append(f"  {label}: median Dice chosen {row.median_chosen:.4f} vs {row.baseline.upper()} "
+                             f"{row.median_baseline:.4f} (median gain {row.median_gain:+.4f}, "
+                             f"Wilcoxon p = {row.p_value:.3g}, n = {row.n})")
         lines.append(f"wrote {self.out_dir}/" + "{" + ",".join(self.result["paths"]) + "}")
         return "\n".join(lines)
 
 
-def study_ensemble(params: dict, dataset: str, run_id: str | None = None, *, ratio: int = 80,
+def study_ratio(children: pd.DataFrame, ratio: int | None) -> tuple[int, str]:
+    """The ratio to analyse: ``ratio`` when given, else the study's main one (80, else its largest:
+    ``stats.selection.main_ratio``) among its finished LMI/TII trainings; and how it was picked."""
+    from medseglab.errors import UserError
+    from medseglab.stats.selection import main_ratio
+
+    if ratio is not None:
+        return int(ratio), "--ratio"
+    rows = children[children["init"].isin(INITS)] if "init" in children else children
+    have = sorted({int(r) for r in rows.get("ratio", [])})
+    if not have:
+        raise UserError("the study has no LMI/TII trainings")
+    picked = main_ratio(have)
+    return picked, f"the study's {'80:20 sets' if picked == 80 else 'largest ratio'}; it has ratios {have}"
+
+
+def study_ensemble(params: dict, dataset: str, run_id: str | None = None, *, ratio: int | None = None,
                    splits: list[int] | None = None, prepared: str | Path | None = None,
                    out: str | Path | None = None, log: bool = True) -> EnsembleRun:
     """Algorithm 1 on study ``run_id`` (default the newest finished study of ``dataset``): choices per
-    test image of the ``ratio`` sets, reports in ``out`` (default ``reports/<dataset>/ensemble``),
-    and with ``log`` the files, headline metrics and settings on the study's parent run."""
+    test image of every split of the ``ratio`` sets (default: 80, else the study's largest ratio),
+    reports in ``out`` (default ``reports/<dataset>/ensemble``), and with ``log`` the files, the
+    chosen split's headline metrics and the settings on the study's parent run. The chosen split is
+    the one `stats`/`report` recorded (``stats.selection.chosen_split``), else computed the same way."""
     from medseglab import tracking
     from medseglab.config import resolve
     from medseglab.ensemble.report import log_to_study, write_reports
     from medseglab.ensemble.source import study_choices
     from medseglab.errors import UserError
+    from medseglab.stats.provenance import study_provenance
+    from medseglab.stats.selection import chosen_split
     from medseglab.tracking.repeats import load_study_data
 
     resolve(params, dataset)  # unknown dataset -> ConfigError naming the choices
@@ -80,19 +111,26 @@ def study_ensemble(params: dict, dataset: str, run_id: str | None = None, *, rat
     study = tracking.find_study(dataset, run_id, params)
     run_id = study.info.run_id
     data = load_study_data(study, params, prepared)
+    children = tracking.study_children(run_id, uri=uri)
+    ratio, why = study_ratio(children, ratio)
+    notes = [f"ratio {ratio} ({why})"]
     try:
-        choices, notes = study_choices(
-            tracking.study_children(run_id, uri=uri), functools.partial(tracking.load_probabilities, uri=uri),
+        choices, skipped = study_choices(
+            children, functools.partial(tracking.load_probabilities, uri=uri),
             data.load_masks, ratio=ratio, splits=splits, combine=settings["combine"],
             mask_threshold=settings["mask_threshold"], threshold=settings["threshold"],
         )
+        chosen = chosen_split(study, params, uri=uri)
+        split, note = chosen.for_ratio(ratio, choices["split"].astype(int).unique())
     except ValueError as exc:
         raise UserError(f"study {run_id}: {exc}") from exc
+    notes += list(skipped) + ([note] if note else [])
     out_dir = Path(out or Path("reports") / dataset / "ensemble")
     result = write_reports(choices, out_dir, dataset=dataset, threshold=settings["threshold"],
-                           combine=settings["combine"])
+                           combine=settings["combine"], split=split,
+                           provenance=study_provenance(study, params, children, uri=uri))
     if log:
         tags = {"medseglab.ensemble.threshold": settings["threshold"], "medseglab.ensemble.combine": settings["combine"],
-                "medseglab.ensemble.ratio": ratio}
+                "medseglab.ensemble.ratio": ratio, "medseglab.ensemble.split": split}
         log_to_study(run_id, result["paths"], result["metrics"], tags, uri=uri)
-    return EnsembleRun(dataset, run_id, choices, result, out_dir, list(notes), log)
+    return EnsembleRun(dataset, run_id, choices, result, out_dir, notes, log, ratio, split, chosen.line(dataset, split))

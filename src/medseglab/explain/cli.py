@@ -17,8 +17,9 @@ def register(subparsers, common) -> None:
     p.add_argument("--run-id", default=None, help="study parent run (default: the newest finished study)")
     p.add_argument("--image-ids", default=None,
                    help="comma-separated test image ids to show besides best/worst/median (default params explain.image_ids)")
-    p.add_argument("--split", type=int, default=None, help="which 80:20 set (default: the one `medseglab stats` chose (Table S1), else the lowest with LMI and TII runs)")
-    p.add_argument("--ratio", type=int, default=80, help="train %% of the set (default 80)")
+    p.add_argument("--split", type=int, default=None, help="which split (default: the one `medseglab stats`/`report` chose (Table S1), else that choice computed the same way)")
+    p.add_argument("--ratio", type=int, default=None,
+                   help="train %% of the set (default: 80, else the study's largest ratio)")
     p.add_argument("--prepared", default=None, help="prepared dataset folder (default: the study's own data)")
     p.add_argument("--ensemble", default=None,
                    help="Algorithm 1 choices (default reports/<dataset>/ensemble/choices.parquet; no frame if absent)")

@@ -41,31 +41,26 @@ class ExplainRun:
         ])
 
 
-def chosen_split(study, split: int | None, ratio: int) -> tuple[int | None, str | None]:
-    """(split to explain, a note): ``split``, else the Table S1 choice `medseglab stats` logged on the
-    study (80:20 sets only), else None (the pipeline takes the lowest split with LMI and TII runs)."""
-    if split is not None:
-        return split, None
-    chosen = study.data.metrics.get("stats.chosen_split")
-    if chosen is not None and ratio == 80:
-        return int(chosen), f"explaining split {int(chosen)}: the 80:20 set `medseglab stats` chose (Table S1)"
-    return None, None
-
-
 def study_explain(params: dict, dataset: str, run_id: str | None = None, *, image_ids: Sequence[str] = (),
-                  split: int | None = None, ratio: int = 80, prepared: str | Path | None = None,
+                  split: int | None = None, ratio: int | None = None, prepared: str | Path | None = None,
                   ensemble: str | Path | None = None, out: str | Path | None = None, log: bool = True) -> ExplainRun:
     """Explain study ``run_id`` (default the newest finished study of ``dataset``): Figure 2-5 galleries
     of ``image_ids`` besides best/worst/median, Grad-CAM, UMAP, written to ``out`` (default
     ``reports/<dataset>/explain``) and, with ``log``, to the parent run. ``ensemble``: Algorithm 1's
-    choices (default ``reports/<dataset>/ensemble/choices.parquet``; no frame when absent)."""
+    choices (default ``reports/<dataset>/ensemble/choices.parquet``; no frame when absent).
+    ``ratio``: default 80, else the study's largest; ``split``: default the chosen split that
+    `stats`/`report` recorded (``stats.selection.chosen_split``), else that choice computed now."""
     import pandas as pd
 
     from medseglab import tracking
     from medseglab.config import resolve
     from medseglab.errors import UserError
+    from medseglab.ensemble.stage import study_ratio
+    from medseglab.names import INITS
     from medseglab.explain.pipeline import StudySource, explain_study, settings_from_params
-    from medseglab.tracking.repeats import load_study_data
+    from medseglab.stats.provenance import study_provenance
+    from medseglab.stats.selection import chosen_split
+    from medseglab.tracking.repeats import finished_trainings, load_study_data
 
     resolve(params, dataset)  # unknown dataset -> ConfigError naming the choices
     settings = settings_from_params(params, dataset, tuple(image_ids))
@@ -79,21 +74,36 @@ def study_explain(params: dict, dataset: str, run_id: str | None = None, *, imag
     if choices is None:
         notes.append(f"note: {choices_path} not found; the Figure 5 gallery has no Algorithm 1 frame "
                      f"(run `medseglab ensemble --dataset {dataset}` first to get it)")
+    children = tracking.study_children(run_id, uri=uri)
+    ratio, why = study_ratio(children, ratio)
+    notes.append(f"ratio {ratio} ({why})")
+    if split is None:
+        try:
+            chosen = chosen_split(study, params, uri=uri)
+            rows = finished_trainings(children, ratio)
+            complete = [s for s, part in rows.groupby(rows["split"].astype(int)) if set(part["init"]) >= set(INITS)]
+            split, note = chosen.for_ratio(ratio, complete)
+        except ValueError as exc:
+            raise UserError(f"study {run_id}: {exc}") from exc
+        notes.append(chosen.line(dataset, split))
+        if note:
+            notes.append(f"note: {note}")
+    else:
+        notes.append(f"{dataset}: split {split} chosen (--split)")
     source = StudySource(
-        children=tracking.study_children(run_id, uri=uri), load_model=functools.partial(tracking.load_model, uri=uri),
+        children=children, load_model=functools.partial(tracking.load_model, uri=uri),
         load_probabilities=functools.partial(tracking.load_probabilities, uri=uri), load_images=data.load_images,
         load_masks=data.load_masks, manifest=data.manifest, choices=choices, study_run_id=run_id,
     )
-    split, note = chosen_split(study, split, ratio)
-    if note:
-        notes.append(note)
     out_dir = Path(out or Path("reports") / dataset / "explain")
     try:
-        summary = explain_study(source, out_dir, settings, dataset=dataset, split=split, ratio=ratio)
+        summary = explain_study(source, out_dir, settings, dataset=dataset, split=split, ratio=ratio,
+                                provenance=study_provenance(study, params, children, uri=uri))
     except ValueError as exc:
         raise UserError(f"study {run_id}: {exc}") from exc
     if log:
         client = tracking.open_client(uri=uri)
         client.log_artifacts(run_id, str(out_dir), artifact_path=ARTIFACT_DIR)
         client.set_tag(run_id, "medseglab.explain.split", str(summary["split"]))
+        client.set_tag(run_id, "medseglab.explain.ratio", str(ratio))
     return ExplainRun(dataset, run_id, ratio, summary, out_dir, notes, log)
