@@ -11,14 +11,13 @@ from __future__ import annotations
 import dataclasses
 import gc
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
 from medseglab.config import flatten
-from medseglab.io import write_csv, write_json, write_parquet
+from medseglab.io import temp_dir, write_csv, write_json, write_parquet
 from medseglab.progress import bar
 from medseglab.tracking import conventions as C
 
@@ -166,10 +165,10 @@ def _metrics(summary: dict):
 
 def _write_outputs(client, uri, parent_id, experiment_id, cfg, study_hash, table, runs, summary, results_base: Path,
                    splits_dir: Path) -> Path:
-    with tempfile.TemporaryDirectory() as tmp:
-        write_parquet(Path(tmp) / "per_image.parquet", table)
-        write_csv(Path(tmp) / "runs.csv", runs)
-        client.log_artifacts(parent_id, tmp, "study")
+    with temp_dir() as tmp:  # plain modes, not tempfile's 0700, whatever copies the staged files into the store
+        write_parquet(tmp / "per_image.parquet", table)
+        write_csv(tmp / "runs.csv", runs)
+        client.log_artifacts(parent_id, str(tmp), "study")
     out = results_base / cfg["name"]
     write_parquet(out / "per_image.parquet", table)
     write_json(out / "study.json", {

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from medseglab.io import write_csv, write_parquet
+from medseglab.io import temp_dir, write_csv, write_parquet
 from medseglab.names import mask_threshold
 from medseglab.tracking import conventions as C
 from medseglab.tracking.session import Tracking, fluent_run  # noqa: F401  (Tracking: older imports)
@@ -205,7 +205,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     table = per_image_table(prob, gt, test_ids, manifest, key, run_id, mask_threshold(cfg))
     predict_seconds = time.perf_counter() - start
     with fluent_run(tracking.uri or C.tracking_uri(), run_id):  # log_model needs the active run
-        _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
+        model_id = _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
     summary = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds}
     for metric in ("dice", "auroc_mask", "sensitivity", "specificity"):
         values = table[metric].dropna()
@@ -213,7 +213,8 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
             summary[f"test_{metric}_median"] = float(values.median())
             summary[f"test_{metric}_mean"] = float(values.mean())
     now = int(time.time() * 1000)
-    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in summary.items()])
+    # Linked to the LoggedModel too, so the registry and `search_logged_models` show a model's test scores.
+    client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0, model_id=model_id) for k, v in summary.items()])
     client.set_tag(run_id, C.EPOCHS_DONE, str(epochs))
     return TrainingResult(key, run_id, "resumed" if resuming else "trained", epochs, table)
 
@@ -268,24 +269,24 @@ def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_i
         client.log_batch(run_id, params=new[start:start + 100])
     # medseglab.weights.source, .sha256, .path, .md5, .note
     client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in weights.as_tags().items()])
-    with tempfile.TemporaryDirectory() as tmp:
+    with temp_dir() as tmp:  # plain modes, not tempfile's 0700, whatever copies it into the store
         path = Path(tmp) / "params.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         client.log_artifact(run_id, str(path), "config")
 
 
-def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking) -> None:
+def _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking) -> str:
+    """The run's evaluation and history artifacts and its ``model`` (a LoggedModel); returns the model id."""
     from medseglab.training.model_artifact import log_trained_model
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+    with temp_dir() as tmp:  # plain modes, not tempfile's 0700, whatever copies them into the store
         write_parquet(tmp / "evaluation" / "per_image.parquet", table)
         _save_probabilities(tmp / "evaluation" / "probabilities.npz", test_ids, prob)
         write_csv(tmp / "history" / "history.csv", pd.DataFrame(history))
         client.log_artifacts(run_id, str(tmp / "evaluation"), "evaluation")
         client.log_artifacts(run_id, str(tmp / "history"), "history")
-    registered = f"medseglab-{key.dataset}-{key.init}" if tracking.register_models else None
-    log_trained_model(model, registered)  # with its signature: input and output shapes and dtypes
+    # Not registered: versions enter the registry at `medseglab promote` (tracking.registry).
+    return log_trained_model(model)  # with its signature: input and output shapes and dtypes
 
 
 def _save_probabilities(path: Path, image_ids, prob: np.ndarray) -> None:
