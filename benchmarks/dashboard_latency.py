@@ -1,0 +1,507 @@
+"""How fast the dashboard answers at the paper's scale (issue #9): first render per page, latency under
+concurrent clients, and the server's peak memory.
+
+1. Builds (or reuses, keyed by its parameters) a synthetic tracking store under ``--store``
+   (``benchmarks/dashboard_store.py``: one skin study of 750 training runs x 2,758 test images,
+   ``study/per_image.parquet`` of 2,068,500 rows, stats/ensemble/explain artifacts).
+2. Starts ``medseglab dashboard --host 127.0.0.1 --port PORT`` against it (``MLFLOW_TRACKING_URI``
+   set, run in the store's folder, which holds ``data/prepared/skin``).
+3. Times each page's first render in headless Chromium (goto until its main graph/table/image is
+   visible and no Dash callback is pending), then sends ``--clients`` concurrent loopback clients
+   through the pages' own Dash callbacks (built from ``/_dash-layout`` and ``/_dash-dependencies``)
+   and the image URLs the pages show, and reads the server's peak resident memory (VmHWM).
+4. Prints one table with targets and PASS/FAIL; exits 0 either way (a benchmark, not a test).
+
+    .venv/bin/python benchmarks/dashboard_latency.py            # full scale (first build ~minutes)
+    .venv/bin/python benchmarks/dashboard_latency.py --quick    # 24 runs x 200 images, 5 clients
+
+All traffic goes to 127.0.0.1 only; every client sends a bounded number of requests under a total
+time cap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dashboard_store  # noqa: E402  (the sibling script; benchmarks/ is not a package)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CMD = f"{shlex.quote(str(Path(sys.executable).with_name('medseglab')))} dashboard --host 127.0.0.1 --port {{port}}"
+FALLBACK_PAGES = ("/", "/studies", "/statistics", "/depletion", "/distributions", "/drilldown", "/splits",
+                  "/gallery", "/ensemble", "/umap", "/review", "/registry")
+# what "the page has rendered" means: its main graph (drawn), table or image is visible
+MAIN_SELECTOR = ("#main .js-plotly-plot .main-svg, [data-benchmark=main], .js-plotly-plot .main-svg, "
+                 ".dash-spreadsheet-container, .dash-table-container, .ag-root-wrapper, table, img")
+RENDER_TARGET_S = 1.0
+MEMORY_TARGET_MB = 1024
+IMAGE_EXT = re.compile(r"\.(png|jpe?g|svg|webp)(\?|$)|/(image|img|images|thumb|thumbnail|overlay)s?/", re.I)
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def start_server(command: str, port: int, store: dashboard_store.Store, timeout: float = 180.0):
+    """Start the dashboard; return (process, seconds until it answered GET /)."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store.uri, "MEDSEGLAB_NO_PROGRESS": "1",
+           "PYTHONPATH": str(ROOT / "src")}
+    log = open(store.root / "dashboard.log", "wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(shlex.split(command.format(port=port)), cwd=store.root, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    while time.perf_counter() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the dashboard exited with {proc.returncode}; see {store.root / 'dashboard.log'}")
+        try:
+            status, _ = _get(f"http://127.0.0.1:{port}/", timeout=5)
+            if status < 500:
+                return proc, time.perf_counter() - started
+        except OSError:
+            time.sleep(0.25)
+    stop_server(proc)
+    raise RuntimeError(f"the dashboard did not answer on port {port} within {timeout:.0f} s; "
+                       f"see {store.root / 'dashboard.log'}")
+
+
+def stop_server(proc) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _status_kb(pid: int, field_name: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server may fork workers), from /proc."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
+
+
+class MemoryWatch:
+    """Samples the server's process tree: peak summed RSS, and VmHWM (kernel's peak RSS) per process."""
+
+    def __init__(self, pid: int, every: float = 0.2):
+        self.pid, self.every = pid, every
+        self.peak_tree_kb, self.hwm_kb = 0, {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.every)
+
+    def sample(self) -> None:
+        pids = _tree(self.pid)
+        self.peak_tree_kb = max(self.peak_tree_kb, sum(_status_kb(p, "VmRSS") for p in pids))
+        for p in pids:
+            self.hwm_kb[p] = max(self.hwm_kb.get(p, 0), _status_kb(p, "VmHWM"))
+
+    def stop(self) -> None:
+        self.sample()
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def main_hwm_mb(self) -> float:
+        return self.hwm_kb.get(self.pid, 0) / 1024
+
+
+# --- the app's pages and callbacks --------------------------------------------------------------------
+
+def stringify_id(value) -> str:
+    """Dash's key of a component id (dict ids: JSON with sorted keys, no spaces)."""
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def walk(node, found: dict) -> None:
+    """Every component of a layout tree: ``found[id] = props``; also the tree's image URLs."""
+    if isinstance(node, list):
+        for item in node:
+            walk(item, found)
+        return
+    if not isinstance(node, dict):
+        return
+    if "props" in node and "type" in node:
+        props = node.get("props") or {}
+        if "id" in props:
+            found[stringify_id(props["id"])] = props
+        for value in props.values():
+            walk(value, found)
+    else:
+        for value in node.values():
+            walk(value, found)
+
+
+def urls(node, out: set, key: str = "") -> None:
+    """Local URLs under ``src``/``href`` keys (and ``/...png`` strings) anywhere in a JSON tree."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            urls(v, out, k)
+    elif isinstance(node, list):
+        for v in node:
+            urls(v, out, key)
+    elif isinstance(node, str) and node.startswith("/") and not node.startswith("//"):
+        if key in ("src", "href", "image", "url") or IMAGE_EXT.search(node):
+            out.add(node)
+
+
+def _parse_output(text: str):
+    """A dependency's output string -> the request's ``outputs`` (a dict, or a list when multi-output)."""
+    def one(part: str) -> dict:
+        ident, prop = part.rsplit(".", 1)
+        return {"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop}
+
+    if text.startswith(".."):
+        return [one(p) for p in text[2:-2].split("...")]
+    return one(text)
+
+
+def _wildcard(dep: dict) -> bool:
+    items = list(dep.get("inputs", [])) + list(dep.get("state", []))
+    return "[\"ALL\"]" in dep["output"] or "[\"MATCH\"]" in dep["output"] or any(
+        isinstance(i["id"], dict) and any(isinstance(v, list) for v in i["id"].values()) for i in items)
+
+
+@dataclass
+class Request:
+    """One HTTP request of the load test."""
+
+    kind: str   # layout | page | callback | image
+    page: str
+    method: str
+    path: str
+    body: bytes | None = None
+    label: str = ""
+
+
+@dataclass
+class App:
+    """What the benchmark learnt about the running app."""
+
+    base: str
+    pages: list[str]
+    requests: list[Request] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _post(base: str, body: dict, timeout: float = 60.0) -> tuple[int, object]:
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(base + "/_dash-update-component", data=data,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()[:300]
+
+
+def callback_body(dep: dict, components: dict, pathname: str | None = None) -> dict | None:
+    """The POST a browser sends for ``dep`` with the components' current values (None if an input
+    is not on the page)."""
+    def value(item: dict):
+        key = stringify_id(item["id"])
+        if item["property"] == "pathname" and pathname is not None:
+            return pathname
+        return (components.get(key) or {}).get(item["property"])
+
+    inputs = dep.get("inputs", [])
+    if any(stringify_id(i["id"]) not in components for i in inputs):
+        return None
+    body = {"output": dep["output"], "outputs": _parse_output(dep["output"]),
+            "inputs": [{"id": i["id"], "property": i["property"], "value": value(i)} for i in inputs],
+            "changedPropIds": [f"{stringify_id(i['id'])}.{i['property']}" for i in inputs[:1]],
+            "state": [{"id": s["id"], "property": s["property"], "value": value(s)} for s in dep.get("state", [])]}
+    return body
+
+
+def discover(base: str, pages: list[str] | None, max_waves: int = 3) -> App:
+    """Read the app's layout and callbacks; for every page, the callbacks that page runs (the routing
+    callback with its pathname, then those whose inputs are on the page, a few waves deep)."""
+    status, raw = _get(base + "/_dash-layout")
+    if status != 200:
+        raise RuntimeError(f"GET /_dash-layout answered {status}")
+    layout = json.loads(raw)
+    deps = json.loads(_get(base + "/_dash-dependencies")[1])
+    deps = [d for d in deps if not d.get("clientside_function") and not _wildcard(d)]
+    shell: dict = {}
+    walk(layout, shell)
+    links: set = set()
+    urls(layout, links)
+    found_pages = sorted(p for p in links if not IMAGE_EXT.search(p) and not p.startswith(("/_", "/assets")))
+    app = App(base, list(pages or found_pages or FALLBACK_PAGES))
+    if not pages and not found_pages:
+        app.notes.append("no page links in the layout; tried the issue's page list")
+    routing = [d for d in deps if any(i["property"] == "pathname" for i in d.get("inputs", []))]
+    images: set = set()
+    for page in app.pages:
+        app.requests.append(Request("page", page, "GET", page, label="HTML shell"))
+        components = dict(shell)
+        done: set = set()
+        for wave in range(max_waves):
+            ready = [d for d in deps if d["output"] not in done and (wave == 0 or d not in routing)]
+            if wave == 0:
+                ready = routing or ready
+            progressed = False
+            for dep in ready:
+                body = callback_body(dep, components, pathname=page)
+                if body is None:
+                    continue
+                done.add(dep["output"])
+                status, answer = _post(base, body)
+                kind = "page" if dep in routing else "callback"
+                app.requests.append(Request(kind, page, "POST", "/_dash-update-component", json.dumps(body).encode(),
+                                            label=dep["output"][:60]))
+                if status >= 400:
+                    app.notes.append(f"{page}: callback {dep['output'][:60]} answered {status} during discovery")
+                    continue
+                if isinstance(answer, dict):
+                    for outputs in (answer.get("response") or {}).values():
+                        walk(outputs, components)
+                        urls(outputs, images)
+                progressed = True
+            if not progressed:
+                break
+    app.images = sorted(u for u in images if IMAGE_EXT.search(u))[:200]
+    for url in app.images:
+        app.requests.append(Request("image", "", "GET", url, label="image"))
+    app.requests.insert(0, Request("layout", "", "GET", "/_dash-layout", label="layout"))
+    return app
+
+
+# --- first render in Chromium -------------------------------------------------------------------------
+
+SETTLED_JS = """(sel) => {
+  const el = document.querySelector(sel);
+  if (!el) return false;
+  const box = el.getBoundingClientRect();
+  if (box.width === 0 || box.height === 0) return false;
+  if (document.querySelector('[data-dash-is-loading="true"]')) return false;
+  return document.title !== 'Updating...';
+}"""
+
+
+def first_renders(base: str, pages: list[str], timeout_s: float = 30.0) -> list[dict]:
+    """Per page: seconds from goto to the main graph/table/image visible with no callback pending."""
+    from playwright.sync_api import sync_playwright
+
+    results = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        warm = context.new_page()  # the JS bundles are cached once, as for a user who opened any page before
+        warm.goto(base + (pages[0] if pages else "/"), wait_until="load", timeout=timeout_s * 1000)
+        try:  # plotly.js and the table bundles load lazily with the first graph/table
+            warm.wait_for_function(SETTLED_JS, arg=MAIN_SELECTOR, timeout=timeout_s * 1000, polling=50)
+        except Exception:  # noqa: BLE001 - the page's own timing below reports a page that never renders
+            pass
+        warm.close()
+        for path in pages:
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)[:120]))
+            page.on("response", lambda r, errors=errors: errors.append(f"HTTP {r.status} {r.url[-60:]}")
+                    if r.status >= 400 and r.url.startswith(base) else None)
+            started = time.perf_counter()
+            try:
+                page.goto(base + path, wait_until="commit", timeout=timeout_s * 1000)
+                page.wait_for_function(SETTLED_JS, arg=MAIN_SELECTOR, timeout=timeout_s * 1000, polling=20)
+                seconds = time.perf_counter() - started
+                main = page.evaluate("(sel) => { const e = document.querySelector(sel); "
+                                     "return e.className && typeof e.className === 'string' ? "
+                                     "e.tagName.toLowerCase() + '.' + e.className.split(' ')[0] : e.tagName.toLowerCase(); }",
+                                     MAIN_SELECTOR)
+            except Exception as exc:  # noqa: BLE001 - a page that never renders is a result, not a crash
+                seconds, main = None, f"not rendered: {type(exc).__name__}"
+            results.append({"page": path, "seconds": seconds, "main": main, "errors": errors})
+            page.close()
+        browser.close()
+    return results
+
+
+# --- concurrent clients -------------------------------------------------------------------------------
+
+def _send(conn_base: str, req: Request, timeout: float) -> tuple[float, bool, int]:
+    started = time.perf_counter()
+    try:
+        request = urllib.request.Request(conn_base + req.path, data=req.body, method=req.method,
+                                         headers={"Content-Type": "application/json"} if req.body else {})
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError:
+        status = 0
+    return time.perf_counter() - started, status in (200, 204), status
+
+
+def load_test(app: App, clients: int, per_client: int, cap_s: float, timeout: float = 30.0) -> dict:
+    """``clients`` threads, each sending up to ``per_client`` requests (cycling through the app's
+    requests from its own offset) until ``cap_s`` seconds have passed."""
+    deadline = time.perf_counter() + cap_s
+    stream = app.requests
+    results: list[tuple[str, float, bool, int]] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        for n in range(per_client):
+            if time.perf_counter() > deadline:
+                return
+            req = stream[(k * 7 + n) % len(stream)]
+            seconds, ok, status = _send(app.base, req, timeout)
+            with lock:
+                results.append((req.kind, seconds, ok, status))
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(client, range(clients)))
+    wall = time.perf_counter() - started
+    out = {"wall_s": wall, "n": len(results), "errors": sum(not ok for _, _, ok, _ in results),
+           "statuses": sorted({s for *_, s in results}), "by_kind": {}}
+    for kind in ["all"] + sorted({k for k, *_ in results}):
+        times = sorted(s for k, s, _, _ in results if kind in ("all", k))
+        if times:
+            out["by_kind"][kind] = {"n": len(times), "p50": _pct(times, 50), "p95": _pct(times, 95), "max": times[-1]}
+    return out
+
+
+def _pct(sorted_values: list[float], q: float) -> float:
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    return statistics.quantiles(sorted_values, n=100, method="inclusive")[int(q) - 1]
+
+
+# --- the report ---------------------------------------------------------------------------------------
+
+def _mark(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "FAIL")
+
+
+def report(store, startup_s, renders, load, memory, app: App, args) -> str:
+    g = store.grid
+    lines = [
+        f"store: {store.root} ({'reused; built' if store.reused else 'built'} in {store.build_seconds:.1f} s): "
+        f"1 study, {g.runs} training runs x {g.images:,} test images = {g.runs * g.images:,} per-image rows",
+        *(f"  {name}: {seconds:.1f} s" for name, seconds in store.steps.items()),
+        f"dashboard: `{args.command.format(port='PORT')}` answered after {startup_s:.1f} s; "
+        f"{len(app.pages)} pages, {sum(r.kind == 'callback' for r in app.requests)} callback requests, "
+        f"{len(app.images)} image URLs found",
+        *(f"  note: {n}" for n in app.notes),
+        "",
+        f"{'measure':<44} {'value':>12} {'target':>10}  result",
+        "-" * 76,
+    ]
+    for r in renders:
+        value = "never" if r["seconds"] is None else f"{r['seconds']:.3f} s"
+        ok = r["seconds"] is not None and r["seconds"] < RENDER_TARGET_S
+        extra = f"  [{r['main']}]" + (f" {len(r['errors'])} errors: {r['errors'][:2]}" if r["errors"] else "")
+        lines.append(f"{'first render ' + r['page']:<44} {value:>12} {'< 1 s':>10}  {_mark(ok)}{extra}")
+    if load:
+        for kind, row in load["by_kind"].items():
+            label = f"{args.clients} clients, {kind} (n={row['n']}) p50"
+            lines.append(f"{label:<44} {row['p50']:>10.3f} s")
+            lines.append(f"{f'{args.clients} clients, {kind} p95':<44} {row['p95']:>10.3f} s "
+                         f"{'< 1 s' if kind == 'all' else '':>10}  {_mark(row['p95'] < 1.0) if kind == 'all' else ''}")
+        lines.append(f"{'errors (HTTP >= 400, timeouts)':<44} {load['errors']:>12} {'0':>10}  {_mark(load['errors'] == 0)}"
+                     f"  statuses {load['statuses']}")
+        done = f"{load['n']} / {load['wall_s']:.1f}"
+        lines.append(f"{'requests / wall seconds':<44} {done:>12}")
+    lines.append(f"{'dashboard peak resident memory (VmHWM)':<44} {memory.main_hwm_mb:>9.0f} MB {'< 1024 MB':>10}  "
+                 f"{_mark(memory.main_hwm_mb < MEMORY_TARGET_MB)}  (process tree peak RSS {memory.peak_tree_kb / 1024:.0f} MB)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", default="/tmp/medseglab-dashboard-bench",
+                        help="folder of the synthetic stores (one subfolder per parameter set, reused)")
+    parser.add_argument("--quick", action="store_true", help="24 runs x 200 images, 5 clients: a smoke run")
+    parser.add_argument("--clients", type=int, help="concurrent loopback clients (default 50; --quick 5)")
+    parser.add_argument("--requests", type=int, help="requests per client (default 20; --quick 6)")
+    parser.add_argument("--time-cap", type=float, help="seconds the load test may take at most (default 180; --quick 30)")
+    parser.add_argument("--command", default=DEFAULT_CMD,
+                        help="how to start the dashboard; {port} is replaced (default: medseglab dashboard)")
+    parser.add_argument("--pages", nargs="*", help="page paths (default: the links in the app's layout)")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium first-render timings")
+    args = parser.parse_args(argv)
+    args.clients = args.clients or (5 if args.quick else 50)
+    args.requests = args.requests or (6 if args.quick else 20)
+    args.time_cap = args.time_cap or (30.0 if args.quick else 180.0)
+    os.environ.setdefault("MEDSEGLAB_NO_PROGRESS", "1")
+
+    grid = dashboard_store.QUICK if args.quick else dashboard_store.FULL
+    print(f"building or reusing the store for {grid.runs} runs x {grid.images} images under {args.store}", flush=True)
+    store = dashboard_store.build_or_reuse(grid, Path(args.store), log=lambda m: print(m, flush=True))
+    port = free_port()
+    proc, startup_s = start_server(args.command, port, store)
+    memory = MemoryWatch(proc.pid)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        app = discover(base, args.pages)
+        print(f"dashboard up in {startup_s:.1f} s; pages {app.pages}", flush=True)
+        renders = [] if args.no_browser else first_renders(base, app.pages)
+        load = load_test(app, args.clients, args.requests, args.time_cap)
+        memory.stop()
+    finally:
+        memory.stop() if memory._thread.is_alive() else None
+        stop_server(proc)
+    print(report(store, startup_s, renders, load, memory, app, args), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
