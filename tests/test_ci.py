@@ -78,7 +78,8 @@ def test_every_imported_package_is_declared_and_pinned():
     missing = []
     for module in sorted(_imported_modules()):
         dists = {_norm(d) for d in distributions.get(module, [])}
-        local = (ROOT / "tests" / module).exists() or (ROOT / "tests" / f"{module}.py").exists()
+        local = any((ROOT / folder / name).exists() for folder in ("tests", "benchmarks")
+                    for name in (module, f"{module}.py"))  # a sibling module of a test or benchmark script
         if not local and not dists & set(declared):
             missing.append(f"{module} (from {', '.join(sorted(dists)) or 'no installed distribution'})")
     assert not missing, "imported but not declared in pyproject.toml: " + "; ".join(missing)
