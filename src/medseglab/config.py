@@ -13,7 +13,7 @@ import yaml
 from medseglab.errors import ConfigError, check_name
 
 DEFAULT_PARAMS = Path("params.yaml")
-PROFILE_KEYS = ("image_size", "epochs", "max_images", "batch_size", "splits", "repeats", "inits", "ratios")
+PROFILE_KEYS = ("image_size", "epochs", "max_images", "batch_size", "splits", "repeats", "inits", "ratios", "depletion")
 
 
 

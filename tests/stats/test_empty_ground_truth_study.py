@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["profiles.demo.image_size=[32,32]", "profiles.demo.epochs=1", "profiles.demo.splits=[0]",
         "profiles.demo.repeats=[0]", "profiles.demo.inits=[tii,lmi]", "datasets.kidney.n_images=30",
-        "train.val_fraction=0", "stats.bootstrap=200"]
+        "train.val_fraction=0", "stats.bootstrap=200", "profiles.demo.depletion=null"]
 UNDEFINED_ON_EMPTY = ("dice", "sensitivity", "auroc_mask", "auroc_prob")
 
 

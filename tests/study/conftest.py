@@ -16,6 +16,7 @@ TINY = [
     "profiles.demo.inits=[tii,lmi]",
     "datasets.skin.n_images=15",
     "train.val_fraction=0",
+    "profiles.demo.depletion=null",  # the demo's depleted trainings would double these tiny studies
 ]
 
 

@@ -174,3 +174,58 @@ def test_cli_registers_train_and_study():
     assert args.func.__name__ == "run_train"
     args = parser.parse_args(["study", "--dataset", "skin", "--profile", "demo"])
     assert args.func.__name__ == "run_study_cli"
+
+
+def test_demo_depletion_grid():
+    """profiles.<p>.depletion: depleted ratios only for its splits/repeats (both inits); 80% keeps the full grid."""
+    from medseglab.config import ConfigError
+    from medseglab.study.inputs import grid, study_config
+
+    depletion = "profiles.demo.depletion={ratios: [20, 10], splits: [0], repeats: [0]}"
+    cfg = study_config(tiny_params("profiles.demo.splits=[0,1]", "profiles.demo.repeats=[0,1]", depletion), "skin")
+    names = [k.name for k in grid(cfg)]
+    assert len(names) == 2 * 2 * 2 + 2 * 2
+    assert names[-4:] == ["skin-tii-s0-r20-rep0", "skin-lmi-s0-r20-rep0", "skin-tii-s0-r10-rep0", "skin-lmi-s0-r10-rep0"]
+    assert {n for n in names if "-r80-" in n} >= {"skin-lmi-s1-r80-rep1", "skin-tii-s0-r80-rep1"}
+    # the grid is not part of a training's identity: the 80% trainings are the same with or without depletion
+    plain = study_config(tiny_params("profiles.demo.splits=[0,1]", "profiles.demo.repeats=[0,1]"), "skin")
+    assert C.training_config_hash(cfg) == C.training_config_hash(plain)
+    assert C.study_config_hash(cfg) != C.study_config_hash(plain)
+    # splits/repeats default to the first of the profile's
+    cfg = study_config(tiny_params("profiles.demo.splits=[1,0]", "profiles.demo.depletion={ratios: [40]}"), "skin")
+    assert [k.name for k in grid(cfg)][-2:] == ["skin-tii-s1-r40-rep0", "skin-lmi-s1-r40-rep0"]
+    for bad, match in (("[40]", "give {ratios"), ("{ratios: [40], seeds: [0]}", "unknown keys"),
+                       ("{ratios: [40], splits: []}", "splits is empty")):
+        with pytest.raises(ConfigError, match=match):
+            study_config(tiny_params(f"profiles.demo.depletion={bad}"), "skin")
+
+
+def test_the_shipped_profiles_demo_depletes_and_paper_keeps_its_full_grid():
+    from medseglab.config import load_params
+    from medseglab.study.inputs import grid, study_config
+
+    from .conftest import PARAMS
+
+    params = load_params(PARAMS)
+    demo = [k for k in grid(study_config(params, "skin", "demo"))]
+    assert sorted({k.ratio for k in demo}) == [10, 20, 80]
+    assert {(k.split, k.repeat) for k in demo if k.ratio != 80} == {(0, 0)}
+    paper = grid(study_config(params, "skin", "paper"))
+    assert len(paper) == 5 * 5 * 5 * 2
+
+
+def test_artifacts_under_the_store_have_plain_permissions(in_store):
+    """The study's and trainings' staging folders are medseglab.io.temp_dir, not tempfile's 0700: what
+    MLflow copies into mlartifacts/ ends with the umask's modes (e.g. 0755 folders, 0644 files)."""
+    import stat
+
+    from medseglab.io import umask
+
+    mask = umask()
+    store = in_store["root"] / "mlartifacts"
+    paths = list(store.rglob("*"))
+    assert any(p.name == "per_image.parquet" and p.parent.name == "study" for p in paths)
+    assert any(p.name == "params.yaml" and p.parent.name == "config" for p in paths)
+    wrong = [f"{p.relative_to(store)} {stat.filemode(p.stat().st_mode)}" for p in paths
+             if stat.S_IMODE(p.stat().st_mode) != ((0o777 if p.is_dir() else 0o666) & ~mask)]
+    assert not wrong, wrong

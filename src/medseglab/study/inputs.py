@@ -48,6 +48,7 @@ def study_config(params: dict, dataset: str, profile: str | None = None, source:
     for key in ("inits", "splits", "ratios", "repeats"):
         if not cfg.get(key):
             raise ConfigError(f"profiles.{cfg['profile']}.{key} is empty: list at least one value")
+    depletion_grid(cfg)  # a malformed profile `depletion` fails here, before any data is prepared
     if int(cfg["epochs"]) < 1:
         raise ConfigError(f"epochs={cfg['epochs']} for {dataset}: give at least 1")
     return cfg
@@ -96,11 +97,41 @@ def ensure_splits(cfg: dict, prepared, base: str | Path = SPLITS_BASE):
     return load_splits(folder), folder
 
 
+def depletion_grid(cfg: dict) -> dict:
+    """The profile's ``depletion`` key checked: ``{ratios, splits, repeats}`` of the depleted trainings
+    (empty when the profile has none). Those ratios are trained only for those splits and repeats (both
+    inits), so a demo shows a depletion curve at a fraction of the cost of the full grid."""
+    spec = cfg.get("depletion")
+    if not spec:
+        return {}
+    where = f"profiles.{cfg.get('profile')}.depletion"
+    if not isinstance(spec, dict) or not spec.get("ratios"):
+        raise ConfigError(f"{where} = {spec!r}: give {{ratios: [40, 10], splits: [0], repeats: [0]}} (or leave it out)")
+    unknown = sorted(set(spec) - {"ratios", "splits", "repeats"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; use ratios, splits and repeats")
+    out = {"ratios": [int(r) for r in spec["ratios"]]}
+    for key in ("splits", "repeats"):
+        value = spec.get(key) if spec.get(key) is not None else cfg[key][:1]
+        if not value:
+            raise ConfigError(f"{where}.{key} is empty: list at least one value (or leave it out: the first of {key})")
+        out[key] = [int(v) for v in value]
+    return out
+
+
 def grid(cfg: dict):
     """The trainings of a study, in the order they run: ratio (80 first), split, repeat, then init
-    innermost, so an interrupted study already has complete TII/LMI pairs."""
+    innermost, so an interrupted study already has complete TII/LMI pairs. A ratio of ``cfg["ratios"]``
+    takes every split and repeat; a ratio only in the profile's ``depletion.ratios`` takes the
+    ``depletion`` splits and repeats."""
     from medseglab.tracking.conventions import TrainingKey
 
-    ratios = sorted({int(r) for r in cfg["ratios"]}, reverse=True)
-    return [TrainingKey.make(cfg["name"], init, split, ratio, repeat)
-            for ratio in ratios for split in cfg["splits"] for repeat in cfg["repeats"] for init in cfg["inits"]]
+    full = {int(r) for r in cfg["ratios"]}
+    depleted = depletion_grid(cfg)
+    ratios = sorted(full | set(depleted.get("ratios", ())), reverse=True)
+    keys = []
+    for ratio in ratios:
+        splits, repeats = (cfg["splits"], cfg["repeats"]) if ratio in full else (depleted["splits"], depleted["repeats"])
+        keys += [TrainingKey.make(cfg["name"], init, split, ratio, repeat)
+                 for split in splits for repeat in repeats for init in cfg["inits"]]
+    return keys

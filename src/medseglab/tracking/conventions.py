@@ -40,7 +40,7 @@ LAUNCHER = "medseglab.launcher_run_id"  # the `mlflow run` outer run that starte
 STUDY_RUN = "medseglab.study_run_id"    # on that outer run: the study parent it started
 
 # Keys of an effective config that choose the grid, not what one training does.
-GRID_KEYS = ("splits", "repeats", "inits", "ratios", "profile")
+GRID_KEYS = ("splits", "repeats", "inits", "ratios", "depletion", "profile")
 # Keys that change how a training is fed, not what it computes.
 NON_RESULT_TRAIN_KEYS = ("in_memory_mb", "workers")
 
