@@ -41,8 +41,9 @@ def test_logged_model_carries_it_without_the_missing_signature_warning(tiny_mode
     mlflow_log.addHandler(caplog.handler)
     try:
         with mlflow.start_run() as run:
-            log_trained_model(tiny_model, registered=None)
+            model_id = log_trained_model(tiny_model)
         info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
+        assert info.model_id == model_id  # the run's `model` is the LoggedModel it returned
     finally:
         mlflow_log.removeHandler(caplog.handler)
         mlflow.set_tracking_uri(previous)

@@ -91,7 +91,9 @@ def scenario(tiny_data, tmp_path_factory, mlflow_db_template):
         model = load_model(run_id)
         ids = out["probabilities"][0][:2]
         out["reloaded_prob"] = np.asarray(model.predict_on_batch(prepared.load_images(list(ids)).astype("float32")))[..., 1]
-        out["versions"] = client.search_model_versions("name='medseglab-skin-tii'")
+        out["versions"] = client.search_model_versions(f"run_id='{run_id}'")
+        out["logged_models"] = client.search_logged_models([tracking.experiment_id],
+                                                           filter_string=f"source_run_id='{run_id}'")
         import mlflow.models
 
         out["model_signature"] = mlflow.models.get_model_info(f"runs:/{run_id}/model").signature
@@ -179,7 +181,11 @@ def test_run_has_the_contract_artifacts(scenario):
     assert not any(f.startswith("checkpoint/") for f in files)  # dropped once finished
     assert not (scenario["store_a"] / "checkpoints" / scenario["run"].info.run_id).exists()
     assert yaml.safe_load(scenario["config_yaml"])["epochs"] == 2
-    assert [v.run_id for v in scenario["versions"]] == [scenario["run"].info.run_id]
+    # A LoggedModel with the test scores linked to it; registered only by `medseglab promote`.
+    assert scenario["versions"] == []
+    (logged,) = scenario["logged_models"]
+    assert logged.name == "model"
+    assert {m.key for m in logged.metrics} >= {"test_dice_median", "test_dice_mean"}
 
 
 def test_logged_model_has_the_input_and_output_signature(scenario):

@@ -17,7 +17,7 @@ class Tracking:
     experiment_id: str
     parent_run_id: str | None = None
     profile: str | None = None
-    register_models: bool = True
+    register_models: bool = True  # no effect since issue #9: trainings are LoggedModels, registered at `medseglab promote`
     keep_checkpoints: bool = False
     checkpoint_root: Path = Path("checkpoints")
     uri: str | None = None  # the tracking URI the client was built for

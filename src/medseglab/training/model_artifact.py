@@ -27,8 +27,11 @@ def model_signature(model):
     return infer_signature(example, np.asarray(model.predict_on_batch(example)))
 
 
-def log_trained_model(model, registered: str | None) -> None:
-    """Log ``model`` as the active run's ``model`` artifact (registered as ``registered`` if given)."""
+def log_trained_model(model) -> str:
+    """Log ``model`` as the active run's ``model`` (an MLflow 3 LoggedModel); returns its model id.
+
+    Nothing is registered here: a version enters the registry only when someone promotes it
+    (``medseglab promote``, docs/REGISTRY.md), so the registry holds what was chosen."""
     import keras
     import mlflow.keras
     import tensorflow as tf
@@ -36,7 +39,8 @@ def log_trained_model(model, registered: str | None) -> None:
     # An uncompiled view sharing the trained layers: the logged model is for prediction, and the
     # optimizer state would triple its size (and cloning would re-initialise 15M weights first).
     inference = keras.Model(model.inputs, model.outputs, name=model.name)
-    mlflow.keras.log_model(
-        inference, name="model", registered_model_name=registered, signature=model_signature(inference),
+    info = mlflow.keras.log_model(
+        inference, name="model", signature=model_signature(inference),
         pip_requirements=[f"tensorflow=={tf.__version__}", f"keras=={keras.__version__}"],
     )
+    return info.model_id
