@@ -25,6 +25,7 @@ STAGE_MODULES = (
     "medseglab.stats.cli",
     "medseglab.ensemble.cli",
     "medseglab.explain.cli",
+    "medseglab.dashboard.cli",
 )
 
 

@@ -1,0 +1,166 @@
+"""The app factory: a Dash multi-page app (one file per page in ``pages/``) over one tracking store.
+
+Routes besides Dash's own:
+
+- ``/img/<run_id>/<artifact path>?w=&image=&view=``: an artifact picture or one made from an array
+  artifact, as a cached PNG thumbnail (``medseglab.dashboard.images``); anything that could leave the
+  run's artifacts is a 404;
+- ``/data/<study_id>/<image_id>?view=input|gt``: input / ground truth from the study's prepared data;
+- ``/review-mask/<dataset>/<image_id>/<candidate>``: a queued candidate mask (path from the queue DB);
+- ``/login``: with ``MEDSEGLAB_DASHBOARD_TOKEN`` set, every other request needs the token (cookie
+  set here, or the ``X-Medseglab-Token`` header); write callbacks check it again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import flask
+from dash import Input, Output, dcc, html
+
+from dashboards import context as ctx
+from medseglab.dashboard import safety
+from medseglab.dashboard.data import StudyStore, to_png
+from medseglab.dashboard.images import Pictures, clamp_width, file_picture
+from medseglab.names import CANDIDATES
+
+HERE = Path(__file__).resolve().parent
+NAV = [("/", "Studies"), ("/statistics", "Statistics"), ("/depletion", "Depletion"),
+       ("/distributions", "Distributions"), ("/image", "Image"), ("/splits", "Splits"), ("/gradcam", "Grad-CAM"),
+       ("/ensemble", "Ensemble"), ("/umap", "UMAP"), ("/review", "Review queue"), ("/registry", "Registry")]
+
+PICTURE_PREFIXES = ("/img/", "/data/", "/review-mask/")
+PICTURE_ENDPOINTS = ("artifact_image", "dataset_image", "review_mask")
+
+LOGIN_PAGE = """<!doctype html><html><head><title>medseglab dashboard: log in</title></head>
+<body style="font-family:sans-serif;margin:3em"><h2>medseglab dashboard</h2>
+<p>This dashboard needs its token (MEDSEGLAB_DASHBOARD_TOKEN).</p>
+<form method="post" action="/login"><input type="password" name="token" autofocus>
+<button type="submit">Log in</button></form>{error}</body></html>"""
+
+
+def _png(data: bytes | None):
+    if data is None:
+        flask.abort(404)
+    response = flask.make_response(data)
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _add_routes(server: flask.Flask, context: ctx.Context) -> None:
+    @server.before_request
+    def picture_paths_only():
+        """A picture URL is answered by its route or not at all (Dash's catch-all page would answer 200),
+        and an encoded separator or dot-dot in it never names a real file."""
+        if not flask.request.path.startswith(PICTURE_PREFIXES):
+            return None
+        raw = (flask.request.environ.get("RAW_URI") or flask.request.environ.get("REQUEST_URI") or "").lower()
+        if flask.request.endpoint not in PICTURE_ENDPOINTS or any(s in raw for s in ("..", "%2e", "%2f", "%5c")):
+            flask.abort(404)
+        return None
+
+    @server.before_request
+    def require_token():
+        if not context.token or flask.request.path == "/login":
+            return None
+        given = flask.request.headers.get(safety.TOKEN_HEADER) or flask.request.cookies.get(safety.TOKEN_COOKIE)
+        if safety.token_ok(given, context.token):
+            return None
+        if flask.request.method == "GET" and "text/html" in flask.request.headers.get("Accept", ""):
+            return flask.redirect("/login")
+        return flask.Response("this dashboard needs its token: log in at /login", status=403)
+
+    @server.route("/login", methods=["GET", "POST"])
+    def login():
+        if flask.request.method == "POST":
+            given = flask.request.form.get("token", "")
+            if context.token and safety.token_ok(given, context.token):
+                response = flask.redirect("/")
+                response.set_cookie(safety.TOKEN_COOKIE, context.token, httponly=True, samesite="Strict")
+                return response
+            return flask.Response(LOGIN_PAGE.format(error="<p style='color:#b00'>wrong token</p>"), status=403)
+        return LOGIN_PAGE.format(error="")
+
+    @server.route("/img/<run_id>/<path:artifact_path>")
+    def artifact_image(run_id: str, artifact_path: str):
+        args = flask.request.args
+        return _png(context.pictures.artifact(run_id, artifact_path, image=args.get("image"), view=args.get("view"),
+                                              width=clamp_width(args.get("w"))))
+
+    @server.route("/data/<study_id>/<image_id>")
+    def dataset_image(study_id: str, image_id: str):
+        args = flask.request.args
+        return _png(context.pictures.dataset(study_id, image_id, view=args.get("view", "input"),
+                                             width=clamp_width(args.get("w"))))
+
+    @server.route("/review-mask/<dataset>/<image_id>/<candidate>")
+    def review_mask(dataset: str, image_id: str, candidate: str):
+        from medseglab.ensemble.queue import ReviewQueue
+        from medseglab.errors import QueueError
+
+        if candidate not in (*CANDIDATES, "source"):
+            flask.abort(404)
+        try:
+            with ReviewQueue(context.queue_path) as queue:
+                row = queue.get(image_id, dataset)
+        except QueueError:
+            flask.abort(404)
+        # the file's path comes from the queue database, never from the URL
+        path = Path(row["source_path" if candidate == "source" else f"{candidate}_path"])
+        picture = file_picture(path) if path.is_file() else None
+        if picture is None:
+            flask.abort(404)
+        from medseglab.dashboard.figures import thumbnail
+
+        return _png(to_png(thumbnail(picture, clamp_width(flask.request.args.get("w")))))
+
+
+def _layout() -> html.Div:
+    return html.Div([
+        dcc.Location(id="url"),
+        html.Header([
+            html.Span("medseglab", className="brand"),
+            html.Nav([dcc.Link(name, href=path, className="nav-link") for path, name in NAV]),
+            html.Div([
+                html.Label("study", htmlFor="study-select", className="muted"),
+                dcc.Dropdown(id="study-select", placeholder="choose a study", clearable=False,
+                             style={"width": "520px"}),
+            ], className="study-bar"),
+        ]),
+        dcc.Interval(id="studies-refresh", interval=10_000),
+        html.Main(dash.page_container),
+    ])
+
+
+def create_app(uri: str, *, mlflow_ui: str | None = None, token: str | None = None,
+               queue_path: str | Path | None = None) -> dash.Dash:
+    """The dashboard of the tracking store at ``uri`` (``sqlite:///...`` or ``http://...``)."""
+    from medseglab.ensemble.queue import default_queue_path
+
+    store = StudyStore(uri)
+    context = ctx.Context(store=store, pictures=Pictures(store),
+                          queue_path=Path(queue_path) if queue_path else default_queue_path(uri),
+                          mlflow_ui=mlflow_ui, token=token)
+    ctx.set_current(context)
+    app = dash.Dash("dashboards", use_pages=True, pages_folder=str(HERE / "pages"), assets_folder=str(HERE / "assets"),
+                    title="medseglab", suppress_callback_exceptions=True, update_title=None)
+    app.layout = _layout
+    _add_routes(app.server, context)
+
+    @app.callback(Output("study-select", "options"), Output("study-select", "value"),
+                  Input("studies-refresh", "n_intervals"), dash.State("study-select", "value"))
+    def study_options(_, value):
+        studies = context.store.studies()
+        options = [{"label": f"{r['dataset']} · {r['name']} · {r['status'].lower()}"
+                             + (" · SYNTHETIC" if r["synthetic"] else ""), "value": r["run_id"]}
+                   for r in studies.to_dict("records")]
+        ids = [o["value"] for o in options]
+        if value in ids:
+            return options, dash.no_update
+        finished = studies[studies["status"] == "FINISHED"]["run_id"].tolist()
+        return options, (finished or ids or [None])[0]
+
+    return app

@@ -1,0 +1,87 @@
+"""Small layout helpers the pages share: tables, picture tags, the selected study."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+import pandas as pd
+from dash import dash_table, html
+
+from dashboards.context import current
+
+
+def table(frame: pd.DataFrame | None, table_id: str | None = None, *, page_size: int = 25, markdown=()) -> html.Div:
+    """A DataTable of ``frame`` (numbers rounded to 4 places), or a line saying it is missing."""
+    if frame is None or frame.empty:
+        return html.P("nothing to show", className="muted")
+    shown = frame.copy()
+    for col in shown.columns:
+        if pd.api.types.is_float_dtype(shown[col]):
+            shown[col] = shown[col].round(4)
+    columns = [{"name": str(c), "id": str(c), **({"presentation": "markdown"} if c in markdown else {})}
+               for c in shown.columns]
+    shown.columns = [str(c) for c in shown.columns]
+    kwargs = {"id": table_id} if table_id else {}
+    return html.Div(dash_table.DataTable(
+        data=shown.astype(object).where(shown.notna(), "").to_dict("records"), columns=columns,
+        page_size=page_size, sort_action="native", style_table={"overflowX": "auto"},
+        style_cell={"fontFamily": "sans-serif", "fontSize": 13, "textAlign": "left", "padding": "3px 8px",
+                    "maxWidth": 420, "whiteSpace": "normal"},
+        style_header={"fontWeight": "bold", "backgroundColor": "#f0f0f0"}, markdown_options={"link_target": "_blank"},
+        **kwargs))
+
+
+def img_url(run_id: str, path: str, *, width: int = 192, image: str | None = None, view: str | None = None) -> str:
+    query = {"w": width, **({"image": image} if image else {}), **({"view": view} if view else {})}
+    return f"/img/{run_id}/{quote(path)}?{urlencode(query)}"
+
+
+def data_url(study_id: str, image_id: str, view: str, width: int = 192) -> str:
+    return f"/data/{study_id}/{quote(image_id)}?{urlencode({'view': view, 'w': width})}"
+
+
+def picture(src: str, caption: str, width: int = 160, framed: bool = False) -> html.Figure:
+    style = {"margin": "4px", "display": "inline-block", "textAlign": "center", "fontSize": 12}
+    img_style = {"width": f"{width}px", "imageRendering": "pixelated",
+                 "border": "4px solid #00a0ff" if framed else "4px solid transparent"}
+    return html.Figure([html.Img(src=src, style=img_style, alt=caption), html.Figcaption(caption)], style=style)
+
+
+def study_info(study_id: str | None) -> dict | None:
+    """The Studies row of ``study_id`` (dataset, synthetic, ...), or None."""
+    if not study_id:
+        return None
+    studies = current().store.studies()
+    rows = studies[studies["run_id"] == study_id]
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def no_study() -> html.P:
+    return html.P("Choose a study in the bar above (the Studies page lists them).", className="muted")
+
+
+def synthetic_banner(info: dict | None):
+    if info and info.get("synthetic"):
+        return html.Div("SYNTHETIC demo data: these numbers are not comparable to the paper's.", className="banner")
+    return None
+
+
+def chosen(study_id: str) -> tuple[int | None, int | None]:
+    """(split, ratio) chosen by Table S1 (``stats/selection.json``), else (None, None)."""
+    record = current().store.chosen_split(study_id) or {}
+    split, ratio = record.get("split"), record.get("ratio")
+    return (None if split is None else int(split)), (None if ratio is None else int(ratio))
+
+
+def default_regime(study_id: str, per_image: pd.DataFrame | None) -> tuple[int | None, int | None]:
+    """The chosen split and ratio, else the study's main ratio (80, else its largest) and lowest split."""
+    split, ratio = chosen(study_id)
+    if per_image is None or per_image.empty:
+        return split, ratio
+    if ratio is None:
+        from medseglab.stats.selection import main_ratio
+
+        ratio = main_ratio(per_image["ratio"].astype(int))
+    if split is None:
+        split = int(per_image[per_image["ratio"].astype(int) == ratio]["split"].astype(int).min())
+    return split, ratio

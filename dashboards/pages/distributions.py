@@ -1,0 +1,68 @@
+"""Distributions: per-image values per init (violins) and the delta_m histogram; clicking an image's
+point opens its drill-down."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+
+from dashboards.components import default_regime, no_study, study_info
+from dashboards.context import current
+from medseglab.dashboard import figures
+
+dash.register_page(__name__, path="/distributions", name="Distributions", title="medseglab: distributions")
+
+layout = html.Div([
+    html.H2("Distributions of the per-image metrics"),
+    dcc.Location(id="dist-go", refresh="callback-nav"),
+    html.Div([
+        html.Div([html.Label("metric", htmlFor="dist-metric"),
+                  dcc.Dropdown(id="dist-metric", value="dice", clearable=False,
+                               options=[{"label": v, "value": k} for k, v in figures.METRIC_NAMES.items()])]),
+        html.Div([html.Label("split · ratio", htmlFor="dist-regime"), dcc.Dropdown(id="dist-regime", clearable=False)]),
+    ], className="controls"),
+    html.P(id="dist-note", className="muted"),
+    dcc.Graph(id="dist-violin"),
+    dcc.Graph(id="dist-delta"),
+])
+
+
+@callback(Output("dist-regime", "options"), Output("dist-regime", "value"), Input("study-select", "value"))
+def regimes(study_id):
+    table = current().store.per_image(study_id) if study_id else None
+    if table is None or table.empty:
+        return [], None
+    pairs = sorted({(int(s), int(r)) for s, r in zip(table["split"], table["ratio"])}, key=lambda p: (-p[1], p[0]))
+    split, ratio = default_regime(study_id, table)
+    options = [{"label": f"split {s} · {r}:{100 - r}" + (" (chosen)" if (s, r) == (split, ratio) else ""),
+                "value": f"{s}:{r}"} for s, r in pairs]
+    return options, f"{split}:{ratio}"
+
+
+@callback(Output("dist-violin", "figure"), Output("dist-delta", "figure"), Output("dist-note", "children"),
+          Input("study-select", "value"), Input("dist-metric", "value"), Input("dist-regime", "value"))
+def show(study_id, metric, regime):
+    if not study_id or not regime:
+        message = "choose a study" if not study_id else "this study has no per-image table yet"
+        return figures.empty_figure(message), figures.empty_figure(message), ""
+    info = study_info(study_id) or {}
+    split, ratio = (int(v) for v in regime.split(":"))
+    rows = figures.regime(current().store.per_image(study_id), split, ratio)
+    synthetic = bool(info.get("synthetic"))
+    subtitle = f", split {split}, {ratio}:{100 - ratio}"
+    note = f"{rows['image_id'].nunique()} test images, {rows['run_id'].nunique()} trainings"
+    return (figures.violin_figure(rows, metric, synthetic=synthetic, subtitle=subtitle),
+            figures.delta_histogram(rows, metric, synthetic=synthetic), note)
+
+
+@callback(Output("dist-go", "href"), Input("dist-violin", "clickData"), State("study-select", "value"),
+          prevent_initial_call=True)
+def open_image(click, study_id):
+    points = (click or {}).get("points") or []
+    if not points or not points[0].get("customdata"):
+        return dash.no_update
+    image = points[0]["customdata"]
+    image = image[0] if isinstance(image, list) else image
+    return "/image?" + urlencode({"study": study_id, "image": image})

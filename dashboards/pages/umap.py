@@ -1,0 +1,49 @@
+"""UMAP: the embedding of the test images' pooled penultimate-layer features, coloured by clinical
+label, init or class; hovering a point shows the image."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, callback, dcc, html, no_update
+
+from dashboards.components import data_url, study_info
+from dashboards.context import current
+from medseglab.dashboard import figures
+
+dash.register_page(__name__, path="/umap", name="UMAP", title="medseglab: UMAP")
+
+layout = html.Div([
+    html.H2("UMAP of the features"),
+    html.Div([html.Label("colour by", htmlFor="umap-colour"),
+              dcc.Dropdown(id="umap-colour", value="clinical_label", clearable=False, style={"width": "240px"},
+                           options=[{"label": "clinical label", "value": "clinical_label"},
+                                    {"label": "init", "value": "init"}, {"label": "class", "value": "class"}])],
+             className="controls"),
+    dcc.Graph(id="umap-graph", clear_on_unhover=True),
+    dcc.Tooltip(id="umap-tooltip"),
+    html.P("Each panel is its own UMAP (features of different models live in different spaces); "
+           "n_neighbors and min_dist as params.yaml's datasets.<name>.umap.", className="muted"),
+])
+
+
+@callback(Output("umap-graph", "figure"), Input("study-select", "value"), Input("umap-colour", "value"))
+def show(study_id, colour):
+    if not study_id:
+        return figures.empty_figure("choose a study")
+    embedding = current().store.parquet(study_id, "explain/embedding.parquet")
+    info = study_info(study_id) or {}
+    return figures.umap_figure(embedding, colour, synthetic=bool(info.get("synthetic")))
+
+
+@callback(Output("umap-tooltip", "show"), Output("umap-tooltip", "bbox"), Output("umap-tooltip", "children"),
+          Input("umap-graph", "hoverData"), Input("study-select", "value"))
+def hover(hover, study_id):
+    points = (hover or {}).get("points") or []
+    if not points or not study_id:
+        return False, no_update, no_update
+    image = points[0].get("customdata")
+    image = image[0] if isinstance(image, list) else image
+    data = current().store.prepared(study_id)
+    known = data is not None and image in set(data.manifest["image_id"].astype(str))
+    body = [html.Img(src=data_url(study_id, image, "input", 128), style={"width": "128px"})] if known else []
+    return True, points[0].get("bbox"), html.Div([*body, html.P(str(image), style={"margin": 0, "fontSize": 12})])

@@ -1,0 +1,303 @@
+"""What the dashboard reads, and only through :mod:`medseglab.tracking` (never the project's folders).
+
+One :class:`StudyStore` per tracking URI (``sqlite:///...`` or an ``http://`` MLflow server work the
+same: every read is an MLflow client call or an artifact download). Reads are cached:
+
+- runs (``get_run``) for ``ttl`` seconds, so a running study's progress stays live;
+- artifacts by (run id, path, the run's *stamp*): status, end time, metrics and tags change when a
+  stage writes to the run, so a new ``medseglab stats`` shows without a restart, while a finished
+  750-run study's ``study/per_image.parquet`` is downloaded and parsed once, not 750 training tables.
+- downloaded files in a private cache folder (thumbnails are made from them by ``images``).
+
+The only files read outside MLflow are the inputs and ground-truth masks of the drill-down, from the
+prepared dataset the study was trained on (found by its content hash, as ``ensemble`` and ``explain``
+find it: :func:`medseglab.tracking.repeats.find_prepared`); they are not artifacts.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from medseglab.dashboard import safety
+from medseglab.tracking import conventions as C
+
+STATES = ("FINISHED", "RUNNING", "FAILED", "KILLED", "SCHEDULED")
+
+
+def _as_list(text: str | None) -> list:
+    if text in (None, "", "null", "None"):
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def expected_trainings(params: dict[str, str]) -> int | None:
+    """How many trainings a study's grid has, from its logged params (``splits``, ``repeats``,
+    ``inits``, ``ratios`` and the profile's ``depletion.*``); None when they were not logged."""
+    splits, repeats, inits, ratios = (_as_list(params.get(k)) for k in ("splits", "repeats", "inits", "ratios"))
+    if not (splits and repeats and inits and ratios):
+        return None
+    n = len(ratios) * len(splits) * len(repeats) * len(inits)
+    extra = [r for r in _as_list(params.get("depletion.ratios")) if r not in ratios]
+    if extra:
+        dep_splits = _as_list(params.get("depletion.splits")) or splits[:1]
+        dep_repeats = _as_list(params.get("depletion.repeats")) or repeats[:1]
+        n += len(extra) * len(dep_splits) * len(dep_repeats) * len(inits)
+    return n
+
+
+def run_stamp(run) -> str:
+    """Changes whenever a stage writes to the run (status, end, metrics, tags)."""
+    info = run.info
+    items = [info.status, str(info.end_time), sorted(run.data.metrics.items()), sorted(run.data.tags.items())]
+    return hashlib.sha1(repr(items).encode()).hexdigest()[:16]
+
+
+class StudyStore:
+    """Cached reads of one tracking store for the dashboard."""
+
+    def __init__(self, uri: str, *, ttl: float = 5.0, cache_dir: str | Path | None = None):
+        self.uri = uri
+        self.ttl = ttl
+        self._own_cache = cache_dir is None
+        self.cache_dir = Path(cache_dir or tempfile.mkdtemp(prefix="medseglab-dashboard-"))
+        self._lock = threading.RLock()
+        self._runs: dict[str, tuple[float, Any]] = {}
+        self._studies: tuple[float, pd.DataFrame] | None = None
+        self._artifacts: dict[tuple, Any] = {}
+        self._artifact_order: list[tuple] = []
+        self.max_cached = 256
+
+    # -- MLflow through medseglab.tracking -----------------------------------------------------
+    def client(self):
+        from medseglab.tracking import open_client
+
+        return open_client(uri=self.uri)
+
+    def run(self, run_id: str, *, fresh: bool = False):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._runs.get(run_id)
+            if hit and not fresh and now - hit[0] < self.ttl:
+                return hit[1]
+        from medseglab.tracking import get_run
+
+        run = get_run(run_id, uri=self.uri)
+        with self._lock:
+            self._runs[run_id] = (now, run)
+        return run
+
+    def studies(self) -> pd.DataFrame:
+        """Every study of every dataset, newest first: run id, dataset, profile, data source
+        (synthetic marked), status, start, duration, trainings expected."""
+        now = time.monotonic()
+        with self._lock:
+            if self._studies and now - self._studies[0] < self.ttl:
+                return self._studies[1]
+        from medseglab.tracking import list_studies
+
+        rows = []
+        for run in list_studies(uri=self.uri):
+            tags, params, info = run.data.tags, run.data.params, run.info
+            fmt = params.get("format", "")
+            end = info.end_time or (int(time.time() * 1000) if info.status == "RUNNING" else None)
+            rows.append({
+                "run_id": info.run_id, "name": info.run_name, "dataset": tags.get(C.DATASET, ""),
+                "profile": tags.get(C.PROFILE, ""), "format": fmt, "synthetic": fmt == "synthetic",
+                "source": "SYNTHETIC demo data" if fmt == "synthetic" else f"{fmt}: {params.get('source', '')}",
+                "status": info.status, "start_time": info.start_time,
+                "started": pd.Timestamp(info.start_time, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
+                "duration_s": None if end is None else (end - info.start_time) / 1000.0,
+                "expected": expected_trainings(params), "experiment_id": info.experiment_id,
+            })
+        frame = pd.DataFrame(rows, columns=["run_id", "name", "dataset", "profile", "format", "synthetic", "source",
+                                            "status", "start_time", "started", "duration_s", "expected",
+                                            "experiment_id"])
+        with self._lock:
+            self._studies = (now, frame)
+        return frame
+
+    def trainings(self, study_id: str) -> pd.DataFrame:
+        """The study's child runs with their MLflow state (live: not cached beyond ``ttl``)."""
+        key = ("children", study_id, int(time.monotonic() // max(self.ttl, 0.001)))
+        return self._cached(key, lambda: self._children(study_id))
+
+    def _children(self, study_id: str) -> pd.DataFrame:
+        from medseglab.tracking import search_all
+
+        client = self.client()
+        parent = self.run(study_id)
+        runs = search_all(client, [parent.info.experiment_id],
+                          C.tag_filter({C.PARENT: study_id, C.KIND: "training"}))
+        rows = [{"run_id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
+                 "init": r.data.tags.get(C.INIT), "split": r.data.tags.get(C.SPLIT),
+                 "ratio": r.data.tags.get(C.RATIO), "repeat": r.data.tags.get(C.REPEAT),
+                 "experiment_id": r.info.experiment_id} for r in runs]
+        return pd.DataFrame(rows, columns=["run_id", "name", "status", "init", "split", "ratio", "repeat",
+                                           "experiment_id"])
+
+    def progress(self, study_id: str) -> dict:
+        """Trainings by state and the share of the grid finished."""
+        children = self.trainings(study_id)
+        counts = {state.lower(): int((children["status"] == state).sum()) for state in STATES}
+        study = self.run(study_id)
+        expected = expected_trainings(study.data.params) or len(children)
+        return {**counts, "expected": expected, "status": study.info.status,
+                "fraction": counts["finished"] / expected if expected else 0.0}
+
+    # -- artifacts -------------------------------------------------------------------------------
+    def _cached(self, key: tuple, make: Callable[[], Any]):
+        with self._lock:
+            if key in self._artifacts:
+                return self._artifacts[key]
+        value = make()
+        with self._lock:
+            self._artifacts[key] = value
+            self._artifact_order.append(key)
+            while len(self._artifact_order) > self.max_cached:
+                self._artifacts.pop(self._artifact_order.pop(0), None)
+        return value
+
+    def artifact(self, run_id: str, path: str, read: Callable[[Path], Any]):
+        """``read(local file)`` of a run artifact, cached on the run's stamp; None when it is absent."""
+        clean = safety.safe_artifact_path(path)
+        if clean is None or not safety.valid_run_id(run_id):
+            return None
+        run = self.run(run_id)
+        local = self.local_file(run_id, clean, run=run)
+        if local is None:
+            return None
+        return self._cached((run_id, clean, run_stamp(run), getattr(read, "__name__", repr(read))),
+                            lambda: read(local))
+
+    def local_file(self, run_id: str, path: str, *, run=None) -> Path | None:
+        """A local copy of one artifact file, or None when it does not exist or its path (or a symlink in
+        it) would leave the run's artifacts. A local store is read in place (real path checked); any
+        other store is downloaded once per run stamp into the cache folder."""
+        from medseglab.tracking.store import file_path
+
+        clean = safety.safe_artifact_path(path)
+        if clean is None or not safety.valid_run_id(run_id):
+            return None
+        try:
+            run = run or self.run(run_id)
+        except Exception:  # noqa: BLE001 - MLflow raises several types for an unknown run id
+            return None
+        folder = file_path(run.info.artifact_uri)
+        if folder is not None:
+            return safety.inside(folder, clean)
+        target_dir = self.cache_dir / run_id / run_stamp(run)
+        cached = safety.inside(target_dir, clean) if target_dir.exists() else None
+        if cached is not None:
+            return cached
+        import mlflow
+
+        target_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=clean, dst_path=str(target_dir),
+                                                tracking_uri=self.uri)
+        except Exception:  # noqa: BLE001 - absent artifact: MlflowException, OSError or HTTP errors
+            return None
+        return safety.inside(target_dir, clean)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+        from medseglab.tracking import list_artifacts
+
+        run = self.run(run_id)
+        return self._cached(("ls", run_id, path, run_stamp(run)),
+                            lambda: list_artifacts(run_id, path, uri=self.uri))
+
+    def csv(self, run_id: str, path: str) -> pd.DataFrame | None:
+        return self.artifact(run_id, path, read_csv)
+
+    def parquet(self, run_id: str, path: str) -> pd.DataFrame | None:
+        return self.artifact(run_id, path, read_parquet)
+
+    def text(self, run_id: str, path: str) -> str | None:
+        return self.artifact(run_id, path, read_text)
+
+    def json(self, run_id: str, path: str) -> dict | None:
+        return self.artifact(run_id, path, read_json)
+
+    # -- the study's own tables ----------------------------------------------------------------------
+    def per_image(self, study_id: str) -> pd.DataFrame | None:
+        """``study/per_image.parquet``: every training's per-image rows (one download per stamp)."""
+        return self.parquet(study_id, "study/per_image.parquet")
+
+    def chosen_split(self, study_id: str) -> dict | None:
+        """``stats/selection.json`` (the split Table S1 chose), as ``stats.selection`` records it."""
+        return self.json(study_id, "stats/selection.json")
+
+    def npz(self, run_id: str, path: str) -> dict | None:
+        return self.artifact(run_id, path, read_npz)
+
+    def prepared(self, study_id: str):
+        """The prepared dataset the study used (inputs and masks of the drill-down), or None."""
+        run = self.run(study_id)
+
+        def load(_: Any = None):
+            from medseglab.data import load_prepared
+            from medseglab.tracking.repeats import find_prepared
+
+            tags = run.data.tags
+            try:
+                folder = find_prepared(tags.get(C.DATASET, ""), None, tags.get(C.PROFILE), tags.get(C.DATA_HASH))
+            except Exception:  # noqa: BLE001 - DataError: not on this machine; the page says so
+                return None
+            return load_prepared(folder)
+
+        return self._cached(("prepared", study_id, run.data.tags.get(C.DATA_HASH)), load)
+
+    def close(self) -> None:
+        if self._own_cache:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path)
+
+
+def read_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def read_npz(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+@functools.lru_cache(maxsize=8)
+def store_for(uri: str) -> StudyStore:
+    """The one store per URI of this process (the app and its routes share its caches)."""
+    return StudyStore(uri)
+
+
+def to_png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
