@@ -163,12 +163,20 @@ def _metrics(summary: dict):
     return [Metric(k, float(v), now, 0) for k, v in summary.items() if not math.isnan(float(v))]
 
 
+# Logged on the parent under splits/: labels per split and subset, and the test sets' overlap (Table S2).
+SPLIT_TABLES = ("split_report.csv", "split_overlap.csv")
+
+
 def _write_outputs(client, uri, parent_id, experiment_id, cfg, study_hash, table, runs, summary, results_base: Path,
                    splits_dir: Path) -> Path:
     with temp_dir() as tmp:  # plain modes, not tempfile's 0700, whatever copies the staged files into the store
         write_parquet(tmp / "per_image.parquet", table)
         write_csv(tmp / "runs.csv", runs)
         client.log_artifacts(parent_id, str(tmp), "study")
+    # The split tables travel with the study, so the dashboard shows its splits from MLflow alone.
+    for name in SPLIT_TABLES:
+        if (Path(splits_dir) / name).is_file():
+            client.log_artifact(parent_id, str(Path(splits_dir) / name), "splits")
     out = results_base / cfg["name"]
     write_parquet(out / "per_image.parquet", table)
     write_json(out / "study.json", {
