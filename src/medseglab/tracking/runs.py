@@ -40,7 +40,8 @@ def _client(uri: str | None) -> MlflowClient:
 
 def ensure_experiment(client: MlflowClient, dataset: str, params: dict | None = None, *,
                       for_writing: bool = False) -> str:
-    """The id of experiment ``medseglab/<dataset>``; created with artifacts in ``<root>/<dataset>``.
+    """The id of experiment ``medseglab/<dataset>``; created with artifacts in ``<root>/<dataset>``
+    (through a tracking server, unless the root is a URI: where the server puts them, ``mlflow-artifacts:/``).
 
     The artifact root (params ``tracking.artifact_root``, default ``mlartifacts``) is resolved
     against the current directory once, at creation, and stored as an absolute file URI.
@@ -52,7 +53,11 @@ def ensure_experiment(client: MlflowClient, dataset: str, params: dict | None = 
     if exp is None:
         root = Path(C.artifact_root(params))
         location = (root / dataset).resolve().as_uri() if "://" not in str(root) else f"{root}/{dataset}"
-        if for_writing:
+        if is_server_uri(client.tracking_uri) and "://" not in str(C.artifact_root(params)):
+            # A tracking server picks the location (mlflow-artifacts:/..., proxied by --serve-artifacts):
+            # a path on this machine would be written by every client to its own disk.
+            location = None
+        if for_writing and location is not None:
             check_writable(location)
         try:
             return client.create_experiment(name, artifact_location=location)
@@ -65,6 +70,11 @@ def ensure_experiment(client: MlflowClient, dataset: str, params: dict | None = 
     if for_writing:
         check_writable(exp.artifact_location)
     return exp.experiment_id
+
+
+def is_server_uri(uri: str | None) -> bool:
+    """Whether ``uri`` is a tracking server (http/https), not a local SQLite or file store."""
+    return str(uri or "").lower().startswith(("http://", "https://"))
 
 
 def search_all(client: MlflowClient, experiment_ids: list[str], filter_string: str = "",
