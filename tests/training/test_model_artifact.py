@@ -40,7 +40,10 @@ def test_logged_model_carries_it_without_the_missing_signature_warning(tiny_mode
     mlflow_log = logging.getLogger("mlflow")  # does not propagate to the root logger caplog listens on
     mlflow_log.addHandler(caplog.handler)
     try:
-        with mlflow.start_run() as run:
+        # Its own experiment with artifacts in tmp_path: the template's default experiment 0 points at
+        # ./mlruns of wherever the template was made (the project root), and the model would land there.
+        experiment = mlflow.create_experiment("signature", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
             model_id = log_trained_model(tiny_model)
         info = mlflow.models.get_model_info(f"runs:/{run.info.run_id}/model")
         assert info.model_id == model_id  # the run's `model` is the LoggedModel it returned

@@ -161,6 +161,9 @@ def run_predict(args: argparse.Namespace) -> int:
     champion = None if from_study else _champion(args, uri)
     if champion is not None:
         models, settings, provenance = _champion_models(champion, uri, settings)
+        lmi_runs = provenance["model_run_ids"].get(INITS[0]) or []
+        if lmi_runs:
+            _warn_if_unlike_training(args.images, lmi_runs[0], uri)
     else:
         models, provenance = _study_models(args, params, uri)
     with ReviewQueue(_queue_path(args, params)) as queue:

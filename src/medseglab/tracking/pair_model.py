@@ -2,8 +2,8 @@
 
 Logged by :func:`medseglab.tracking.registry.promote` and registered as ``<pair name>@champion``.
 
-Input: a pandas DataFrame with one column ``path`` (image files the process can read: png, jpg,
-16-bit png, ...), or a list of paths. Paths, not pixel arrays, so that serving decodes and resizes
+Input: a pandas DataFrame with one string column ``path`` (image files the process can read: png,
+jpg, 16-bit png, ...; the signature enforces it). Paths, not pixel arrays, so that serving decodes and resizes
 exactly as ``prepare`` made the training data (``data.imaging.network_input``).
 
 Output: a DataFrame, one row per input path: ``path``, ``width``, ``height`` (the file's size) and
@@ -20,6 +20,10 @@ from __future__ import annotations
 import mlflow.pyfunc
 
 INPUT_COLUMN = "path"
+
+# No type hints on predict(), on purpose: with them MLflow validates the input against the hint and would
+# refuse one of the two documented forms. MLflow warns once about that when the class is created (its
+# check forces the warning past filters); the signature documents the input instead.
 
 
 class PairModel(mlflow.pyfunc.PythonModel):

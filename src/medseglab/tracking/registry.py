@@ -25,6 +25,7 @@ import datetime
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -414,7 +415,9 @@ def _log_pair(client, uri: str, study, members: dict[str, list], combine: str, t
                       "run_ids": {init: [r.info.run_id for r in runs] for init, runs in members.items()},
                       "study_run_id": study.info.run_id, "split": int(first.get(C.SPLIT, -1)),
                       "ratio": int(first.get(C.RATIO, -1))}
-            with fluent_run(uri, run.info.run_id):
+            with fluent_run(uri, run.info.run_id), warnings.catch_warnings():
+                # The signature documents the input; an input example would name a file of this machine.
+                warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
                 info = mlflow.pyfunc.log_model(name=PAIR, python_model=PairModel(), artifacts=artifacts,
                                                model_config=config, signature=input_signature())
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
