@@ -36,7 +36,7 @@ def test_main_ratio_and_for_ratio():
     chosen = ChosenSplit(1, 80, "Table S1")
     assert chosen.for_ratio(80, [0, 1]) == (1, None)
     split, note = chosen.for_ratio(20, [0])
-    assert split == 0 and "not trained on the chosen split 1" in note
+    assert split == 0 and "the chosen split 1 has no finished LMI and TII trainings" in note
     with pytest.raises(ValueError, match="no split at ratio 60"):
         chosen.for_ratio(60, [])
     assert chosen.line("skin") == "skin: split 1 chosen (Table S1)"

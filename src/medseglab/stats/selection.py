@@ -48,8 +48,8 @@ class ChosenSplit:
             raise ValueError(f"no split at ratio {ratio} has finished LMI and TII trainings")
         if self.split is None or self.split in splits:
             return (splits[0] if self.split is None else self.split), None
-        return splits[0], (f"ratio {ratio} was not trained on the chosen split {self.split}; using split {splits[0]}, "
-                           f"the lowest it has (as Table 2 does)")
+        return splits[0], (f"the chosen split {self.split} has no finished LMI and TII trainings among those used at "
+                           f"ratio {ratio} (splits {splits}); using split {splits[0]}, the lowest (as Table 2 does)")
 
 
 def selection_record(dataset: str, selection, chosen: int, ratio: int, level: str, stage: str,
