@@ -140,7 +140,16 @@ def create_app(uri: str, *, mlflow_ui: str | None = None, token: str | None = No
     """The dashboard of the tracking store at ``uri`` (``sqlite:///...`` or ``http://...``)."""
     from medseglab.ensemble.queue import default_queue_path
 
+    # Import MLflow before the server's threads do: two callbacks importing it at once for the first time
+    # hit a partially initialised mlflow.tracking (ImportError _get_store).
+    import mlflow.artifacts  # noqa: F401
+    import mlflow.tracking  # noqa: F401
+
+    import medseglab.tracking.registry  # noqa: F401
+    import medseglab.tracking.runs  # noqa: F401
+
     store = StudyStore(uri)
+    store.client()  # creates / checks the store once, before any request
     context = ctx.Context(store=store, pictures=Pictures(store),
                           queue_path=Path(queue_path) if queue_path else default_queue_path(uri),
                           mlflow_ui=mlflow_ui, token=token)

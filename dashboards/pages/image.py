@@ -21,8 +21,9 @@ def layout(image: str | None = None, study: str | None = None, **_):
     return html.Div([
         html.H2("Image drill-down"),
         html.Div([html.Label("image", htmlFor="image-select"),
-                  dcc.Dropdown(id="image-select", value=image, placeholder="choose a test image",
-                               style={"width": "360px"})], className="controls"),
+                  # the linked image is an option from the start: a value outside the options is dropped
+                  dcc.Dropdown(id="image-select", value=image, options=[image] if image else [],
+                               placeholder="choose a test image", style={"width": "360px"})], className="controls"),
         html.Div(id="image-body"),
     ])
 

@@ -125,6 +125,18 @@ class Page:
         self.page.wait_for_timeout(settle_ms)
         return self.page
 
+    def choose(self, dropdown_id: str, option: str, settle_ms: int = 800):
+        """Pick ``option`` (its label) in the Dash dropdown ``dropdown_id``."""
+        self.page.locator(f"#{dropdown_id}").click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+        self.page.wait_for_load_state("networkidle")
+        self.page.wait_for_timeout(settle_ms)
+
+    def broken_images(self) -> list[str]:
+        """The <img> sources on the page that did not load."""
+        return self.page.evaluate("Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)"
+                                  ".map(i => i.src)")
+
     def close(self):
         self.page.close()
 
@@ -221,3 +233,29 @@ def tiny_study(tmp_path_factory, mlflow_db_template):
     study = [r for r in client.search_runs([client.get_experiment_by_name("medseglab/skin").experiment_id],
                                            "tags.`medseglab.kind` = 'study'")][0]
     return {"uri": uri, "folder": folder, "run_id": study.info.run_id}
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` on a free loopback port (SQLite backend, artifacts proxied into its own
+    folder): ``{"url", "root", "port"}``."""
+    root = tmp_path_factory.mktemp("dashboard-mlflow-server")
+    port = free_port()
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
+         f"sqlite:///{root / 'server.db'}", "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc, timeout=180)
+        yield {"url": url, "root": root, "port": port}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its worker
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()

@@ -1,0 +1,90 @@
+"""Every page of the dashboard in headless Chromium against a real tiny study (`medseglab study --analyze`):
+no console errors, the gallery follows its filters, a click on a distribution opens the image drill-down."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.slow  # the study trains 6 tiny models (about 3 minutes on 2 busy cores)
+
+PAGES = {
+    "/": "Studies", "/statistics": "Statistics", "/depletion": "Depletion", "/distributions": "Distributions",
+    "/image": "Image drill-down", "/splits": "Splits", "/gradcam": "Grad-CAM gallery", "/ensemble": "Algorithm 1",
+    "/umap": "UMAP", "/review": "Review queue", "/registry": "Model registry",
+}
+
+
+@pytest.fixture
+def study_page(tiny_study, serve, open_page):
+    base = serve(tiny_study["uri"], cwd=tiny_study["folder"])
+    return open_page(base)
+
+
+def test_the_study_logged_its_split_tables(tiny_study):
+    from mlflow.tracking import MlflowClient
+
+    names = {a.path for a in MlflowClient(tracking_uri=tiny_study["uri"]).list_artifacts(tiny_study["run_id"], "splits")}
+    assert names == {"splits/split_report.csv", "splits/split_overlap.csv"}
+
+
+def test_every_page_renders_without_console_errors(study_page):
+    for path, heading in PAGES.items():
+        page = study_page.open(path, settle_ms=1500)
+        assert page.locator("h2").first.inner_text().startswith(heading), path
+        assert not study_page.broken_images(), (path, study_page.broken_images())
+    assert not study_page.errors, study_page.errors
+
+
+def test_pages_show_the_study(study_page, tiny_study):
+    page = study_page.open("/", settle_ms=1500)
+    assert "SYNTHETIC demo data" in page.locator("#studies-grid").inner_text()
+    assert tiny_study["run_id"] in page.locator("#studies-grid").inner_text()
+    page = study_page.open("/statistics", settle_ms=1500)
+    assert "paper (Ghosal & Shah 2021)" in page.locator("#stats-grid").inner_text()
+    study_page.choose("stats-table-select", "Table 1 tests: delta_m with 95% bootstrap CI, Mood and Wilcoxon p, "
+                                            "Holm-adjusted")
+    assert "Mood p Holm" in page.locator("#stats-grid").inner_text()
+    page = study_page.open("/depletion", settle_ms=2000)
+    assert page.locator("#depletion-graph .legendtext", has_text="paper TII (Table 2)").count() == 1
+    page = study_page.open("/splits", settle_ms=1500)
+    assert page.locator("#splits-labels .main-svg").count() > 0
+    page = study_page.open("/ensemble", settle_ms=1500)
+    assert "oracle" in page.locator("#ensemble-oracle").inner_text()
+    assert page.locator("img[alt='Figure 5 rows']").count() == 1
+    assert not study_page.errors, study_page.errors
+
+
+def test_a_filter_changes_the_gallery(study_page):
+    page = study_page.open("/gradcam", settle_ms=1500)
+    cards = page.locator(".gallery-card")
+    everything = cards.count()
+    assert everything > 0
+    assert all("view=cam1" in src for src in page.locator(".gallery-card img").evaluate_all(
+        "imgs => imgs.filter(i => i.alt.includes('class')).map(i => i.src)"))
+    study_page.choose("cam-class", "class 0 (background)")
+    sources = page.locator(".gallery-card img").evaluate_all("imgs => imgs.map(i => i.src)")
+    assert any("view=cam0" in s for s in sources) and not any("view=cam1" in s for s in sources)
+    labels = [o for o in page.locator("#cam-label").inner_text().split("\n") if o]
+    study_page.choose("cam-label", "benign")
+    benign = cards.count()
+    study_page.choose("cam-label", "malignant")
+    malignant = cards.count()
+    assert benign + malignant == everything and 0 < benign < everything, (labels, benign, malignant, everything)
+    assert not study_page.broken_images() and not study_page.errors, study_page.errors
+
+
+def test_clicking_an_image_opens_its_drill_down(study_page):
+    page = study_page.open("/distributions", settle_ms=2000)
+    point = page.locator("#dist-violin g.points path.point").first
+    point.click(force=True)
+    page.wait_for_url(re.compile(r"/image\?"), timeout=30_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(2000)
+    image_id = re.search(r"image=([^&]+)", page.url).group(1)
+    assert page.locator("h3", has_text=f"{image_id}: metrics").count() == 1
+    alts = page.locator("#image-body img").evaluate_all("imgs => imgs.map(i => i.alt)")
+    assert "input" in alts and "ground truth" in alts
+    assert any("overlay" in a for a in alts) and any("Grad-CAM class 1" in a for a in alts)
+    assert not study_page.broken_images() and not study_page.errors, study_page.errors
