@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATASET ?= skin
 
-.PHONY: setup demo test test-fast test-slow benchmarks clean
+.PHONY: setup browser demo test test-fast test-slow benchmarks clean
 
 setup: $(STAMP)
 
@@ -18,19 +18,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The dashboard's browser tests drive Debian's chromium through Playwright (which downloads no browser
+# here); installed once on a fresh Debian machine (CI), a no-op where chromium is on PATH.
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow run . -P dataset=$(DATASET) --env-manager local
 
 # Everything, slow tests too (real trainings, mlflow run, the DVC pipeline). pytest's exit code 5
 # (no tests collected) fails make like any other failure.
-test: setup
+test: setup browser
 	MEDSEGLAB_NO_PROGRESS=1 $(BIN)/python -m pytest -q --durations=15
 
 # For developers: the quick part (no real trainings), or only the slow part.
-test-fast: setup
+test-fast: setup browser
 	MEDSEGLAB_NO_PROGRESS=1 $(BIN)/python -m pytest -q -m "not slow"
 
-test-slow: setup
+test-slow: setup browser
 	MEDSEGLAB_NO_PROGRESS=1 $(BIN)/python -m pytest -q -m slow --durations=0
 
 clean:

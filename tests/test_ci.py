@@ -59,7 +59,7 @@ def _imported_modules() -> set[str]:
                 elif (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "importorskip"
                       and node.args and isinstance(node.args[0], ast.Constant)):
                     names.add(str(node.args[0].value).split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"medseglab", "conftest", "__future__"}
+    return names - set(sys.stdlib_module_names) - {"medseglab", "dashboards", "conftest", "__future__"}  # dashboards: this project's app
 
 
 def _norm(name: str) -> str:
