@@ -133,8 +133,11 @@ class StudyStore:
         return frame
 
     def trainings(self, study_id: str) -> pd.DataFrame:
-        """The study's child runs with their MLflow state (live: not cached beyond ``ttl``)."""
-        key = ("children", study_id, int(time.monotonic() // max(self.ttl, 0.001)))
+        """The study's child runs with their MLflow state: a running study's for ``ttl`` seconds, a
+        finished one's until the study run changes (one search of a 750-run study, not one per refresh)."""
+        run = self.run(study_id)
+        live = run.info.status == "RUNNING"
+        key = ("children", study_id, int(time.monotonic() // max(self.ttl, 0.001)) if live else run_stamp(run))
         return self._cached(key, lambda: self._children(study_id))
 
     def _children(self, study_id: str) -> pd.DataFrame:
