@@ -9,7 +9,8 @@ reads one study.) What the dashboard reads is written the way the platform write
 - every run: the training's tags, its flattened config as params, final and per-epoch metrics
   (``MlflowClient.log_batch``), ``evaluation/per_image.parquet``;
 - ratio-80 runs also ``evaluation/probabilities.npz`` (the ensemble stage and image views read them);
-- the parent: ``study/per_image.parquet``, ``study/runs.csv``, study metrics, then ``stats/`` from the
+- the parent: ``study/per_image.parquet``, ``study/runs.csv``, ``splits/split_report.csv`` and
+  ``split_overlap.csv`` (``medseglab.splits`` on the table's test sets), study metrics, then ``stats/`` from the
   real stats stage (``stats.stage.table_stats`` on the synthetic table, per-repeat level: there are
   no probability maps for the depleted ratios), ``ensemble/`` from the real ensemble stage
   (``ensemble.stage.study_ensemble``) and an ``explain/`` folder of the explain pipeline's files
@@ -57,7 +58,7 @@ class Grid:
         return 2 * len(self.splits) * len(self.ratios) * len(self.repeats)
 
     def key(self) -> str:
-        return "v1-" + hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
+        return "v2-" + hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:10]
 
 
 FULL = Grid(splits=(0, 1, 2, 3, 4), ratios=(80, 60, 40, 20, 10), repeats=tuple(range(15)), images=2758)
@@ -75,6 +76,7 @@ class Store:
     build_seconds: float
     reused: bool
     steps: dict
+    sample_image: str = "img0"  # a test image of split 0 at ratio 80 (the drill-down's deep link)
 
     @property
     def prepared(self) -> Path:
@@ -228,6 +230,28 @@ def _runs_and_tables(client, params, grid: Grid, table, exp_id: str, parent_id: 
     return pd.DataFrame(rows), table
 
 
+def _split_tables(client, parent_id: str, table, prepared: Path, folder: Path) -> None:
+    """``splits/split_report.csv`` and ``split_overlap.csv`` on the parent, as a study logs them, made by
+    ``medseglab.splits`` from the table's test sets (train = the other prepared images)."""
+    import pandas as pd
+
+    from medseglab.splits.report import split_overlap, split_report
+
+    manifest = pd.read_parquet(prepared / "manifest.parquet")
+    every = manifest["image_id"].to_numpy()
+    rows = []
+    for (split, ratio), part in table.groupby(["split", "ratio"]):
+        test = part["image_id"].unique()
+        train = every[~pd.Index(every).isin(test)]
+        rows.append(pd.DataFrame({"split": int(split), "ratio": int(ratio), "image_id": test, "subset": "test"}))
+        rows.append(pd.DataFrame({"split": int(split), "ratio": int(ratio), "image_id": train, "subset": "train"}))
+    splits = pd.concat(rows, ignore_index=True)
+    split_report(splits, manifest).to_csv(folder / "split_report.csv", index=False)
+    split_overlap(splits).to_csv(folder / "split_overlap.csv", index=False)
+    for name in ("split_report.csv", "split_overlap.csv"):
+        client.log_artifact(parent_id, str(folder / name), artifact_path="splits")
+
+
 def _explain_standin(client, params: dict, root: Path, study_run_id: str, grid: Grid, table, masks, ids) -> None:
     """The explain/ folder with the pipeline's files and writers; Grad-CAM maps and UMAP coordinates
     are synthetic (the real stage needs the trainings' Keras models)."""
@@ -335,6 +359,7 @@ def build(grid: Grid, root: Path, log=print) -> Store:
     runs_csv.to_csv(study_dir / "runs.csv", index=False)
     client.log_artifact(parent_id, str(study_dir / "per_image.parquet"), artifact_path="study")
     client.log_artifact(parent_id, str(study_dir / "runs.csv"), artifact_path="study")
+    _split_tables(client, parent_id, table, prepared, study_dir)
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
@@ -362,9 +387,11 @@ def build(grid: Grid, root: Path, log=print) -> Store:
     t = step("explain/ stand-in", t)
 
     seconds = round(time.perf_counter() - started, 1)
-    store = Store(root, uri, parent_id, grid, seconds, False, steps)
+    sample = str(table.loc[(table["split"] == grid.splits[0]) & (table["ratio"] == 80), "image_id"].iloc[0])
+    store = Store(root, uri, parent_id, grid, seconds, False, steps, sample)
     (root / "build.json").write_text(json.dumps({"study_run_id": parent_id, "uri": uri, "grid": asdict(grid),
-                                                 "build_seconds": seconds, "steps": steps}, indent=2))
+                                                 "build_seconds": seconds, "steps": steps, "sample_image": sample},
+                                                indent=2))
     return store
 
 
@@ -374,5 +401,6 @@ def build_or_reuse(grid: Grid, base: Path, log=print) -> Store:
     record = root / "build.json"
     if record.is_file():
         info = json.loads(record.read_text())
-        return Store(root, info["uri"], info["study_run_id"], grid, info["build_seconds"], True, info["steps"])
+        return Store(root, info["uri"], info["study_run_id"], grid, info["build_seconds"], True, info["steps"],
+                     info.get("sample_image", "img0"))
     return build(grid, root, log)
