@@ -18,6 +18,7 @@ INIT_NAMES = {"lmi": "LMI (random init)", "tii": "TII (natural-image init)"}
 METRIC_NAMES = {"auroc_mask": "AUROC (mask)", "dice": "Dice", "sensitivity": "Sensitivity",
                 "specificity": "Specificity", "auroc_prob": "AUROC (probability)"}
 METRICS = tuple(METRIC_NAMES)
+COLOUR_NAMES = {"clinical_label": "clinical label", "init": "init", "class": "class"}
 SYNTHETIC_NOTE = "SYNTHETIC demo data (not comparable to the paper)"
 
 
@@ -227,7 +228,8 @@ def umap_figure(embedding: pd.DataFrame, colour: str, *, synthetic: bool = False
     from plotly.subplots import make_subplots
 
     panels = [(i, c) for i in INITS for c in (0, 1)]
-    fig = make_subplots(rows=1, cols=4, subplot_titles=[f"{i.upper()}, class {c}" for i, c in panels])
+    fig = make_subplots(rows=1, cols=4, subplot_titles=[f"{i.upper()}, class {c}" for i, c in panels],
+                        horizontal_spacing=0.07)
     colour_values = sorted(embedding[colour].astype(str).unique())
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
     for col, (init, cls) in enumerate(panels, start=1):
@@ -236,14 +238,15 @@ def umap_figure(embedding: pd.DataFrame, colour: str, *, synthetic: bool = False
             rows = panel[panel[colour].astype(str) == value]
             if rows.empty:
                 continue
-            fig.add_scatter(x=rows["x"], y=rows["y"], mode="markers", name=f"{colour} = {value}",
+            fig.add_scatter(x=rows["x"], y=rows["y"], mode="markers", name=value,
                             legendgroup=value, showlegend=col == 1, marker={"color": palette[k % len(palette)]},
                             customdata=rows["image_id"], row=1, col=col,
                             hovertemplate="%{customdata}<extra></extra>")
         fig.update_xaxes(title_text="UMAP 1", row=1, col=col)
         fig.update_yaxes(title_text="UMAP 2", row=1, col=col)
-    fig.update_layout(title=_title(f"UMAP of pooled penultimate-layer features, coloured by {colour}", synthetic),
-                      height=460, legend={"title": colour})
+    label = COLOUR_NAMES.get(colour, colour)
+    fig.update_layout(title=_title(f"UMAP of pooled penultimate-layer features, coloured by {label}", synthetic),
+                      height=460, legend={"title": label})
     fig.update_traces(hoverinfo="none", hovertemplate=None)
     return fig
 
