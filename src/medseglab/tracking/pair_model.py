@@ -18,12 +18,9 @@ lists them per init.
 from __future__ import annotations
 
 import mlflow.pyfunc
+import pandas as pd
 
 INPUT_COLUMN = "path"
-
-# No type hints on predict(), on purpose: with them MLflow validates the input against the hint and would
-# refuse one of the two documented forms. MLflow warns once about that when the class is created (its
-# check forces the warning past filters); the signature documents the input instead.
 
 
 class PairModel(mlflow.pyfunc.PythonModel):
@@ -41,9 +38,9 @@ class PairModel(mlflow.pyfunc.PythonModel):
         self.models = {init: [mlflow.keras.load_model(context.artifacts[name]) for name in names]
                        for init, names in config["members"].items()}
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    # pd.DataFrame: a hint MLflow accepts without inferring a schema from it (the signature states the
+    # input); with no hint MLflow warns at class creation, past any warning filter.
+    def predict(self, context, model_input: pd.DataFrame, params=None):
         from medseglab.ensemble.serve import segment_files
 
         if isinstance(model_input, pd.DataFrame):

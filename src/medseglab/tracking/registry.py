@@ -415,8 +415,9 @@ def _log_pair(client, uri: str, study, members: dict[str, list], combine: str, t
                       "run_ids": {init: [r.info.run_id for r in runs] for init, runs in members.items()},
                       "study_run_id": study.info.run_id, "split": int(first.get(C.SPLIT, -1)),
                       "ratio": int(first.get(C.RATIO, -1))}
-            with fluent_run(uri, run.info.run_id), warnings.catch_warnings():
+            with fluent_run(uri, run.info.run_id), warnings.catch_warnings(), _quiet_logger("mlflow.pyfunc"):
                 # The signature documents the input; an input example would name a file of this machine.
+                # The pyfunc logger's CloudPickle notice is for models from untrusted code: this is ours.
                 warnings.filterwarnings("ignore", message=".*input example.*", category=UserWarning)
                 info = mlflow.pyfunc.log_model(name=PAIR, python_model=PairModel(), artifacts=artifacts,
                                                model_config=config, signature=input_signature())
@@ -429,6 +430,19 @@ def _log_pair(client, uri: str, study, members: dict[str, list], combine: str, t
         return version
     finally:
         client.set_terminated(run.info.run_id, status=RunStatus.to_string(getattr(RunStatus, status)))
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    import logging
+
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def promote(study, ranking: pd.DataFrame, *, criterion: str, combine: str, threshold: float,
