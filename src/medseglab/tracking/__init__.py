@@ -3,6 +3,8 @@ and reading runs and tables). Other packages and the dashboard talk to MLflow on
 
 `conventions` is pure Python; `store` (the client factory), `runs` (searches and readers) and
 `session` (`Tracking`, for writing trainings) import MLflow, so they load on first use of their names.
+`registry` (registered-model names, promotion, aliases, the champion pair; docs/REGISTRY.md) and
+`pair_model` (the pair's pyfunc class) are imported as modules: ``from medseglab.tracking import registry``.
 """
 
 from __future__ import annotations
