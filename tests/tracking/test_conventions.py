@@ -56,6 +56,9 @@ def test_training_hash_ignores_the_grid_but_not_what_a_training_does(cfg):
     assert C.training_config_hash(dict(cfg, epochs=cfg["epochs"] + 1)) != base
     assert C.training_config_hash(dict(cfg, train={**cfg["train"], "learning_rate": 0.5})) != base
     assert C.training_config_hash(dict(cfg, train={**cfg["train"], "in_memory_mb": 1})) == base
+    # How often it checkpoints does not change what it computes (issue #10): no retraining when it changes.
+    assert C.training_config_hash(dict(cfg, train={**cfg["train"], "checkpoint_interval_s": 0})) == base
+    assert C.training_config_hash(dict(cfg, train={**cfg["train"], "checkpoint_interval_s": 3600})) == base
 
 
 def test_mlflow_params_are_flat_strings_within_the_limit(cfg):

@@ -86,3 +86,64 @@ def test_discard_removes_the_checkpoint_and_what_killed_saves_left(tmp_path):
     discard(tmp_path / "run1")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".run2.x.tmp", "run2"]
     discard(tmp_path / "missing")
+
+
+class _Upload:
+    """Records the calls a CheckpointCallback makes to its upload (wait before save, submit after)."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def wait(self):
+        self.calls.append("wait")
+
+    def submit(self, folder):
+        self.calls.append(("submit", read_state(folder)["epochs_done"]))
+
+
+def _fit_with_checkpoints(tmp_path, epochs, **kwargs):
+    x = np.random.default_rng(0).random((8, 4)).astype("float32")
+    y = (x[:, 0] > 0.5).astype("int32")
+    calls = []
+    callback = CheckpointCallback(tmp_path / "ck", [], upload=_Upload(calls), **kwargs)
+    _model(0).fit(x, y, epochs=epochs, verbose=0, callbacks=[callback])
+    return callback, calls
+
+
+def test_a_long_interval_saves_only_after_the_last_epoch(tmp_path):
+    callback, calls = _fit_with_checkpoints(tmp_path, 3, interval_s=3600)
+    assert callback.saved == [3]
+    assert calls == ["wait", ("submit", 3)]
+    assert read_state(tmp_path / "ck")["epochs_done"] == 3
+
+
+def test_interval_zero_saves_every_epoch_and_waits_for_the_previous_upload(tmp_path):
+    callback, calls = _fit_with_checkpoints(tmp_path, 3, interval_s=0)
+    assert callback.saved == [1, 2, 3]
+    assert calls == ["wait", ("submit", 1), "wait", ("submit", 2), "wait", ("submit", 3)]
+
+
+def test_saves_when_the_interval_has_passed_since_the_last_save(tmp_path):
+    now = [0.0]
+
+    def clock():  # every reading is 4 s later: epoch ends at 4, 8, 12, ... after the train begins
+        now[0] += 4.0
+        return now[0]
+
+    callback, _ = _fit_with_checkpoints(tmp_path, 5, interval_s=7, clock=clock)
+    # begin t=8; epoch 1 ends t=12 (4 s), epoch 2 t=16 (8 s: save, reset t=20), epoch 3 t=24 (4 s),
+    # epoch 4 t=28 (8 s: save, reset t=32), epoch 5: the last, always saved.
+    assert callback.saved == [2, 4, 5]
+
+
+def test_a_training_stopped_early_keeps_its_last_epoch(tmp_path):
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                self.model.stop_training = True
+
+    x = np.random.default_rng(0).random((8, 4)).astype("float32")
+    y = (x[:, 0] > 0.5).astype("int32")
+    callback = CheckpointCallback(tmp_path / "ck", [], interval_s=3600)
+    _model(0).fit(x, y, epochs=5, verbose=0, callbacks=[callback, Stop()])
+    assert callback.saved == [2]

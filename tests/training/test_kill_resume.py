@@ -38,7 +38,8 @@ KEY = "skin-lmi-s0-r80-rep0"
 ARGS = ["train", "--dataset", "skin", "--init", "lmi", "--split", "0", "--ratio", "80", "--repeat", "0",
         "--set", "profiles.demo.image_size=[32,32]", "--set", "profiles.demo.epochs=2",
         "--set", "datasets.skin.n_images=15", "--set", "train.val_fraction=0.2",
-        "--set", "tracking.register_models=false"]
+        "--set", "tracking.register_models=false",
+        "--set", "train.checkpoint_interval_s=0"]  # a checkpoint every epoch: the kills land on exact epochs
 METRICS = ["tp", "fp", "fn", "tn", "dice", "sensitivity", "specificity", "precision", "fpr", "auroc_mask",
            "auroc_prob"]
 WAIT_S = 420

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -54,7 +55,7 @@ def scenario(tiny_data, tmp_path_factory, mlflow_db_template):
     from medseglab.tracking.runs import open_client
 
     cfg, prepared, splits = tiny_data
-    cfg = dict(cfg, epochs=2)
+    cfg = dict(cfg, epochs=2, train={**cfg["train"], "checkpoint_interval_s": 0})  # the kill needs epoch 1's
     out = {"cfg": cfg}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MEDSEGLAB_NO_PROGRESS", "1")
@@ -212,3 +213,45 @@ def test_per_image_table_and_probabilities_match(scenario, tiny_data):
     masks = prepared.load_masks(test_ids)
     tp = ((prob >= 0.5) & (masks == 1)).sum(axis=(1, 2))
     assert np.abs(table["tp"].to_numpy() - tp).max() <= 0.02 * 32 * 32  # same counts up to quantisation
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["dropped", "kept"])
+def test_default_interval_checkpoints_the_last_epoch_and_its_upload_ends_before_the_run(
+        keep, tiny_data, tmp_path, mlflow_db_template, monkeypatch):
+    """Issue #10: with the default interval (300 s) a 2-epoch training saves only after its last
+    epoch; the upload runs in the background (slowed down here) and the run ends only after it."""
+    import json
+
+    from medseglab.training.train import Tracking, train_one
+
+    cfg, prepared, splits = tiny_data
+    cfg = dict(cfg, epochs=2)
+    assert float(cfg["train"]["checkpoint_interval_s"]) >= 60  # params.yaml's default, not 0
+    new_store(tmp_path / "store", mlflow_db_template, monkeypatch)
+    tracking = Tracking.open({}, "skin", profile="demo")
+    tracking.keep_checkpoints = keep
+    client = tracking.client
+    real_log_artifacts = client.log_artifacts
+    uploads = []
+
+    def slow_log_artifacts(run_id, local_dir, artifact_path=None):
+        if artifact_path != "checkpoint":
+            return real_log_artifacts(run_id, local_dir, artifact_path)
+        time.sleep(1.5)  # longer than this tiny model's test-set evaluation
+        real_log_artifacts(run_id, local_dir, artifact_path)
+        epochs_done = json.loads((Path(local_dir) / "state.json").read_text())["epochs_done"]
+        uploads.append((epochs_done, client.get_run(run_id).info.status))
+
+    monkeypatch.setattr(client, "log_artifacts", slow_log_artifacts)
+    result = train_one(cfg, KEY, prepared, splits, tracking=tracking)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert uploads == [(2, "RUNNING")]  # one save, after the last epoch; uploaded before the run ended
+    assert run.data.metrics["checkpoint_seconds"] >= 0
+    files = [f.path for f in client.list_artifacts(result.run_id, "checkpoint")]
+    local = tracking.checkpoint_root / result.run_id
+    if keep:
+        assert sorted(files) == ["checkpoint/model.keras", "checkpoint/state.json"]
+        assert json.loads((local / "state.json").read_text())["epochs_done"] == 2
+    else:  # deleted on finish as before, and no late upload put it back
+        assert files == [] and not local.exists()

@@ -41,8 +41,8 @@ STUDY_RUN = "medseglab.study_run_id"    # on that outer run: the study parent it
 
 # Keys of an effective config that choose the grid, not what one training does.
 GRID_KEYS = ("splits", "repeats", "inits", "ratios", "depletion", "profile")
-# Keys that change how a training is fed, not what it computes.
-NON_RESULT_TRAIN_KEYS = ("in_memory_mb", "workers")
+# Keys that change how a training is fed or checkpointed, not what it computes.
+NON_RESULT_TRAIN_KEYS = ("in_memory_mb", "workers", "checkpoint_interval_s")
 
 MLFLOW_PARAM_MAX = 6000
 

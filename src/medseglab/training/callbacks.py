@@ -40,15 +40,19 @@ class HistoryRecorder(keras.callbacks.Callback):
 
 class MlflowEpochLogger(keras.callbacks.Callback):
     """Logs each epoch's train/validation loss and metrics (and its seconds, from the history row
-    that `HistoryRecorder` wrote) to one MLflow run, step = epoch (0-based)."""
+    that `HistoryRecorder` wrote) to one MLflow run, step = epoch (0-based). Steps in ``skip_steps``
+    (already logged by a killed process) are not logged again."""
 
-    def __init__(self, client, run_id: str, history: list[dict] | None = None):
+    def __init__(self, client, run_id: str, history: list[dict] | None = None, skip_steps=()):
         super().__init__()
         self.client = client
         self.run_id = run_id
         self.history = history
+        self.skip_steps = set(skip_steps)
 
     def on_epoch_end(self, epoch, logs=None):
+        if epoch in self.skip_steps:
+            return
         row = next((r for r in reversed(self.history or []) if r.get("epoch") == epoch), None)
         log_epoch(self.client, self.run_id, epoch, row if row is not None else _clean(logs))
 

@@ -1,8 +1,9 @@
-"""Per-epoch checkpoints: the model with its optimizer state, the epoch count and the history so far.
+"""Checkpoints: the model with its optimizer state, the epoch count and the history so far.
 
 A checkpoint is a folder ``checkpoints/<run_id>/`` with ``model.keras`` (weights + optimizer
 variables) and ``state.json`` (``epochs_done``, ``history`` rows); it is replaced atomically
-after every epoch, so a kill leaves either the previous or the new checkpoint, never half of one
+at each save (every ``train.checkpoint_interval_s`` seconds at an epoch's end, and after the last
+epoch), so a kill leaves either the previous or the new checkpoint, never half of one
 (tested with real SIGKILLs in tests/training/test_kill_resume.py).
 """
 
@@ -66,16 +67,46 @@ def restore_into(model, directory: str | Path) -> dict:
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """After every epoch: save the checkpoint, then hand its folder to ``on_saved`` (e.g. MLflow upload)."""
+    """Saves the checkpoint when ``interval_s`` seconds have passed since the last save (0: every
+    epoch) and always after the last epoch, then hands the folder to ``upload`` (a
+    `medseglab.training.upload.BackgroundUpload`, whose upload in flight a save waits for: the save
+    replaces the folder it reads). A kill loses at most the interval's epochs; one during the
+    test-set evaluation loses none. ``blocked_s``: seconds the training spent here."""
 
-    def __init__(self, directory: str | Path, history: list[dict], on_saved=None, extra: dict | None = None):
+    def __init__(self, directory: str | Path, history: list[dict], upload=None, extra: dict | None = None,
+                 interval_s: float = 0.0, clock=time.monotonic):
         super().__init__()
         self.directory = Path(directory)
         self.history = history
-        self.on_saved = on_saved
+        self.upload = upload
         self.extra = extra or {}
+        self.interval_s = float(interval_s)
+        self.clock = clock
+        self.saved: list[int] = []  # epochs_done of each save, in order
+        self.blocked_s = 0.0
+        self._last_save = clock()
+        self._epochs_done = 0
+
+    def on_train_begin(self, logs=None):
+        self._last_save = self.clock()  # the work at risk starts now (a resume's checkpoint is older)
 
     def on_epoch_end(self, epoch, logs=None):
-        save_checkpoint(self.directory, self.model, epoch + 1, self.history, self.extra)
-        if self.on_saved is not None:
-            self.on_saved(self.directory, epoch + 1)
+        self._epochs_done = epoch + 1
+        last = self._epochs_done >= int((self.params or {}).get("epochs") or 0)
+        if last or self.clock() - self._last_save >= self.interval_s:
+            self._save()
+
+    def on_train_end(self, logs=None):
+        if self._epochs_done and (not self.saved or self.saved[-1] != self._epochs_done):
+            self._save()  # stopped before its last epoch (stop_training): keep what was done
+
+    def _save(self) -> None:
+        start = time.perf_counter()
+        if self.upload is not None:
+            self.upload.wait()
+        save_checkpoint(self.directory, self.model, self._epochs_done, self.history, self.extra)
+        self.saved.append(self._epochs_done)
+        if self.upload is not None:
+            self.upload.submit(self.directory)
+        self._last_save = self.clock()
+        self.blocked_s += time.perf_counter() - start

@@ -1,4 +1,8 @@
-"""One training as one MLflow run: fit with per-epoch checkpoints, then evaluate the test set.
+"""One training as one MLflow run: fit with checkpoints, then evaluate the test set.
+
+Checkpoints are saved every ``train.checkpoint_interval_s`` seconds (at an epoch's end) and after
+the last epoch, and copied into the artifact store by a background thread that the run waits for
+before it ends (docs/TRACKING.md, "Skip and resume").
 
 `train_one` finds the run of its key first (same key, config hash, data and splits hashes):
 FINISHED -> nothing to do; RUNNING in a live process -> refuse; RUNNING left by a dead process,
@@ -106,17 +110,24 @@ def _start(tracking: Tracking, key: C.TrainingKey, resume, tags: dict) -> str:
 
 
 def _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, extra_callbacks, predict_batch_size):
+    from medseglab.training.upload import BackgroundUpload
+
     run_id = _start(tracking, key, resume, tags)
+    upload = BackgroundUpload(lambda folder: tracking.client.log_artifacts(run_id, str(folder), "checkpoint"),
+                              what=f"checkpoint of run {run_id}")
     status = "FAILED"
     try:
         result = _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resume is not None,
-                               extra_callbacks, predict_batch_size)
+                               extra_callbacks, predict_batch_size, upload)
         status = "FINISHED"
         return result
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
+        # Before the run ends: a resume elsewhere needs the artifact, and _drop_checkpoints must not
+        # race a late upload that would put it back.
+        upload.close()
         tracking.client.set_terminated(run_id, status=status)
         if status == "FINISHED" and not tracking.keep_checkpoints:
             _drop_checkpoints(tracking, run_id)
@@ -133,7 +144,7 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resuming, extra_callbacks,
-                  predict_batch_size) -> TrainingResult:
+                  predict_batch_size, upload) -> TrainingResult:
     from mlflow.entities import Metric
 
     from medseglab.models import build_vgg_unet, compile_model
@@ -161,12 +172,13 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     ckpt_dir = Path(tracking.checkpoint_root) / run_id
     history: list[dict] = []
     initial_epoch = 0
+    logged_steps: set[int] = set()
     state = _find_checkpoint(ckpt_dir, run_id, tracking.uri) if resuming else None
     if state is not None:
         state = restore_into(model, ckpt_dir)
         initial_epoch = int(state["epochs_done"])
         history = list(state["history"])
-        _relog_missing(client, run_id, history, log_epoch)
+        logged_steps = _relog_missing(client, run_id, history, log_epoch)
         _say(f"{key.name}: resuming run {run_id} after epoch {initial_epoch}/{epochs}")
     elif resuming:
         _say(f"{key.name}: run {run_id} stopped before its first checkpoint; training it again from epoch 0")
@@ -175,6 +187,7 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     client.set_tag(run_id, C.EPOCHS_DONE, str(initial_epoch))
 
     fit_seconds = 0.0
+    checkpoint = None
     if initial_epoch < epochs:
         in_memory_mb = train_cfg.get("in_memory_mb")
         feeder = make_batches(prepared, fit_ids, batch_size, seed, cfg["image_size"], initial_epoch=initial_epoch,
@@ -182,11 +195,15 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
         val = (make_batches(prepared, val_ids, batch_size, seed, cfg["image_size"], in_memory_mb=in_memory_mb,
                             shuffle=False, workers=train_cfg.get("workers")) if val_ids else None)
         progress = ProgressBar(f"train {key.name}", epochs, initial_epoch, len(feeder))
+        checkpoint = CheckpointCallback(ckpt_dir, history, upload=upload,
+                                        extra={"run_id": run_id, "key": key.name, "seed": seed},
+                                        interval_s=float(train_cfg.get("checkpoint_interval_s") or 0))
         callbacks = [
             HistoryRecorder(history),
-            CheckpointCallback(ckpt_dir, history, on_saved=lambda d, e: client.log_artifacts(run_id, str(d), "checkpoint"),
-                               extra={"run_id": run_id, "key": key.name, "seed": seed}),
-            MlflowEpochLogger(client, run_id, history),
+            checkpoint,
+            # Epochs after the resumed checkpoint that the killed process had logged are trained
+            # again; their steps are not logged twice.
+            MlflowEpochLogger(client, run_id, history, skip_steps=logged_steps),
             progress,
             *extra_callbacks,
         ]
@@ -206,7 +223,10 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     predict_seconds = time.perf_counter() - start
     with fluent_run(tracking.uri or C.tracking_uri(), run_id):  # log_model needs the active run
         model_id = _log_outputs(client, run_id, key, cfg, model, history, table, test_ids, prob, tracking)
-    summary = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds}
+    start = time.perf_counter()
+    upload.close()  # the last checkpoint's upload overlapped the evaluation; what is left is waited for here
+    checkpoint_seconds = (checkpoint.blocked_s if checkpoint else 0.0) + time.perf_counter() - start
+    summary = {"fit_seconds": fit_seconds, "predict_seconds": predict_seconds, "checkpoint_seconds": checkpoint_seconds}
     for metric in ("dice", "auroc_mask", "sensitivity", "specificity"):
         values = table[metric].dropna()
         if len(values):
@@ -245,12 +265,14 @@ def _find_checkpoint(ckpt_dir: Path, run_id: str, uri: str | None = None) -> dic
     return read_state(ckpt_dir)
 
 
-def _relog_missing(client, run_id: str, history: list[dict], log_epoch) -> None:
-    """Log epochs that the checkpoint has but MLflow missed (a kill between the two writes)."""
+def _relog_missing(client, run_id: str, history: list[dict], log_epoch) -> set[int]:
+    """Log epochs that the checkpoint has but MLflow missed (a kill between the two writes);
+    returns the steps MLflow already had."""
     logged = {m.step for m in client.get_metric_history(run_id, "loss")}
     for row in history:
         if int(row["epoch"]) not in logged:
             log_epoch(client, run_id, int(row["epoch"]), row)
+    return logged
 
 
 def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids) -> None:
