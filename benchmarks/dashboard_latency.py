@@ -6,10 +6,12 @@ concurrent clients, and the server's peak memory.
    ``study/per_image.parquet`` of 2,068,500 rows, stats/ensemble/explain artifacts).
 2. Starts ``medseglab dashboard --host 127.0.0.1 --port PORT`` against it (``MLFLOW_TRACKING_URI``
    set, run in the store's folder, which holds ``data/prepared/skin``).
-3. Times each page's first render in headless Chromium (goto until its main graph/table/image is
-   visible and no Dash callback is pending), then sends ``--clients`` concurrent loopback clients
-   through the pages' own Dash callbacks (built from ``/_dash-layout`` and ``/_dash-dependencies``)
-   and the image URLs the pages show, and reads the server's peak resident memory (VmHWM).
+3. On the cold server, times each page in headless Chromium: opened in a new tab (goto until its
+   main graph/table/image is visible, no Dash callback in flight and no graph still drawing) and
+   reached through the navigation bar of an open tab; then sends ``--clients`` concurrent loopback
+   clients through the pages' own Dash callbacks (replayed from ``/_dash-layout`` and
+   ``/_dash-dependencies`` as the renderer chains them) and the image URLs the pages show, and
+   reads the server's peak resident memory (VmHWM of its process).
 4. Prints one table with targets and PASS/FAIL; exits 0 either way (a benchmark, not a test).
 
     .venv/bin/python benchmarks/dashboard_latency.py            # full scale (first build ~minutes)
