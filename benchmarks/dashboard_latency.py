@@ -117,6 +117,12 @@ def _status_kb(pid: int, field_name: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants (a server may fork workers), from /proc."""
     parents = {}
@@ -553,8 +559,13 @@ def report(store, startup_s, renders, load, memory, app: App, args) -> str:
                      f"  statuses {load['statuses']}")
         done = f"{load['n']} / {load['wall_s']:.1f}"
         lines.append(f"{'requests / wall seconds':<44} {done:>12}")
+        per = f"{1000 * load['server_cpu_s'] / max(load['n'], 1):.1f} ms"
+        lines.append(f"{'server CPU per request (user + sys)':<44} {per:>12}  (steadier than wall times on a "
+                     "shared machine)")
     lines.append(f"{'dashboard peak resident memory (VmHWM)':<44} {memory.main_hwm_mb:>9.0f} MB {'< 1024 MB':>10}  "
                  f"{_mark(memory.main_hwm_mb < MEMORY_TARGET_MB)}  (process tree peak RSS {memory.peak_tree_kb / 1024:.0f} MB)")
+    load_avg = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    lines.append(f"machine: {os.cpu_count()} CPUs, load average {load_avg} at the end (other work shares them)")
     return "\n".join(lines)
 
 
@@ -590,7 +601,9 @@ def main(argv: list[str] | None = None) -> int:
         renders = [] if args.no_browser else first_renders(base, pages, urls_for)
         app = discover(base, pages)
         print(f"dashboard up in {startup_s:.1f} s; pages {app.pages}", flush=True)
+        cpu = cpu_seconds(proc.pid)
         load = load_test(app, args.clients, args.requests, args.time_cap)
+        load["server_cpu_s"] = cpu_seconds(proc.pid) - cpu
         memory.stop()
     finally:
         if memory._thread.is_alive():
