@@ -40,6 +40,27 @@ def test_tensorflow_after_the_cli_prints_no_cuinit_failure():
     assert "cuInit" not in done.stderr
 
 
+def test_tensorflow_import_notices_are_filtered_through_keras_too():
+    """TF's C++ writes its oneDNN / "Could not find cuda drivers" notices to fd 2 during import, before
+    TF_CPP_MIN_LOG_LEVEL applies; importing it through Keras (as the stages do) must print none."""
+    done = _python("import sys, medseglab.cli, keras; print('imported', file=sys.stderr)")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == "imported"
+    shown = _python("import medseglab.cli, tensorflow", TF_CPP_MIN_LOG_LEVEL="0")  # the user asked to see them
+    assert "oneDNN" in shown.stderr or "cuda" in shown.stderr
+
+
+def test_filtered_stderr_keeps_real_errors_written_by_native_code(capfd):
+    from medseglab.quiet import filtered_stderr
+
+    with filtered_stderr():
+        os.write(2, b"I0000 port.cc:153] oneDNN custom operations are on. You may see ...\n")
+        os.write(2, b"E0000 loader.cc:12] could not load libfoo.so: no such file\n")
+    err = capfd.readouterr().err
+    assert "could not load libfoo.so" in err
+    assert "oneDNN" not in err
+
+
 def test_tf_log_level_keeps_errors_where_a_gpu_driver_is(tmp_path):
     assert tf_log_level(tmp_path) == "2"  # driver present: C++ errors (OOM, driver mismatch) stay visible
     assert tf_log_level(tmp_path / "absent") == "3"
