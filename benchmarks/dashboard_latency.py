@@ -79,10 +79,10 @@ def start_server(command: str, port: int, store: dashboard_store.Store, timeout:
     """Start the dashboard; return (process, seconds until it answered GET /)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.uri, "MEDSEGLAB_NO_PROGRESS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}  # medseglab and dashboards/
-    log = open(store.root / "dashboard.log", "wb")
     started = time.perf_counter()
-    proc = subprocess.Popen(shlex.split(command.format(port=port)), cwd=store.root, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    with open(store.root / "dashboard.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(shlex.split(command.format(port=port)), cwd=store.root, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     while time.perf_counter() - started < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"the dashboard exited with {proc.returncode}; see {store.root / 'dashboard.log'}")
