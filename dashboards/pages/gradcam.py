@@ -28,7 +28,7 @@ layout = html.Div([
         _dropdown("cam-class", "class", [{"label": "class 1 (target)", "value": 1},
                                          {"label": "class 0 (background)", "value": 0}], 1),
         _dropdown("cam-label", "clinical label", [{"label": "all", "value": "all"}], "all"),
-        _dropdown("cam-sort", "sort by ΔDice", [{"label": "largest TII gain first", "value": "desc"},
+        _dropdown("cam-sort", "sort by ΔDice (repeat means)", [{"label": "largest TII gain first", "value": "desc"},
                                                 {"label": "largest TII loss first", "value": "asc"}], "desc"),
     ], className="controls"),
     html.P(id="cam-count", className="muted"),
