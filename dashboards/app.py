@@ -103,6 +103,8 @@ def _add_routes(server: flask.Flask, context: ctx.Context) -> None:
 
         if candidate not in (*CANDIDATES, "source"):
             flask.abort(404)
+        if not context.queue_path.is_file():
+            flask.abort(404)
         try:
             with ReviewQueue(context.queue_path) as queue:
                 row = queue.get(image_id, dataset)

@@ -11,7 +11,8 @@ from dashboards.context import current
 from medseglab.dashboard import figures
 from medseglab.names import INITS
 
-dash.register_page(__name__, path="/gradcam", name="Grad-CAM", title="medseglab: Grad-CAM")
+dash.register_page(__name__, path="/gradcam", name="Grad-CAM", title="medseglab: Grad-CAM",
+                   redirect_from=["/gallery"])
 
 MAX_SHOWN = 48
 

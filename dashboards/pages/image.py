@@ -12,7 +12,8 @@ from dashboards.context import current
 from medseglab.dashboard import figures
 from medseglab.names import INITS
 
-dash.register_page(__name__, path="/image", name="Image", title="medseglab: image")
+dash.register_page(__name__, path="/image", name="Image", title="medseglab: image",
+                   redirect_from=["/drilldown"])
 
 LEGEND = "Overlay colours: TP green, TN black, FP red, FN yellow."
 

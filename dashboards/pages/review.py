@@ -5,6 +5,7 @@ survive a restart; with a token set, a decision without it is refused."""
 from __future__ import annotations
 
 import dash
+import pandas as pd
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from dashboards.components import picture, table
@@ -37,6 +38,8 @@ layout = html.Div([
 
 
 def _items(status):
+    if not current().queue_path.is_file():  # reading must not create the queue database
+        return pd.DataFrame()
     with ReviewQueue(current().queue_path) as queue:
         return queue.items(status=None if status == "all" else status)
 
@@ -49,7 +52,9 @@ def items(status, _):
                for r in frame.to_dict("records")]
     cols = [c for c in ("dataset", "image_id", "status", "decision", "suggested", "reviewer", "decided_at",
                         *[f"{c}_fp_proxy" for c in CANDIDATES]) if c in frame]
-    return options, table(frame[cols] if len(frame) else None, "review-grid"), f"queue: {current().queue_path}"
+    where = (f"queue: {current().queue_path}" if current().queue_path.is_file() else
+             f"no review queue at {current().queue_path} yet: `medseglab predict` creates it (or pass --queue PATH)")
+    return options, table(frame[cols] if len(frame) else None, "review-grid"), where
 
 
 @callback(Output("review-candidates", "children"), Input("review-item", "value"), Input("review-message", "children"))

@@ -10,7 +10,8 @@ from dashboards.components import table
 from dashboards.context import current
 from medseglab.dashboard import figures
 
-dash.register_page(__name__, path="/", name="Studies", title="medseglab: studies")
+dash.register_page(__name__, path="/", name="Studies", title="medseglab: studies",
+                   redirect_from=["/studies"])
 
 layout = html.Div([
     html.H2("Studies"),

@@ -30,3 +30,13 @@ def test_progress_of_a_running_study_refreshes(tmp_path, mlflow_db_template, ser
     client.set_terminated(children[1].info.run_id)
     p.wait_for_selector("text=2 of 2 trainings finished", timeout=30_000)  # the 3 s interval, 5 s cache
     assert not page.errors, page.errors
+
+
+def test_the_review_page_does_not_create_a_queue(fake_store, serve, open_page):
+    page = open_page(serve(fake_store["uri"]))
+    p = page.open("/review")
+    assert "no review queue at" in p.locator("#review-where").inner_text()
+    assert not (fake_store["folder"] / "review.db").exists()  # default: beside the store's mlflow.db
+    p = page.open("/drilldown")  # old names of two pages redirect
+    assert p.url.endswith("/image")
+    assert not page.errors, page.errors
