@@ -120,7 +120,23 @@ def _add_routes(server: flask.Flask, context: ctx.Context) -> None:
         return _png(to_png(thumbnail(picture, clamp_width(flask.request.args.get("w")))))
 
 
+def _study_options(store: StudyStore, value: str | None) -> tuple[list[dict], str | None]:
+    """The study selector's options and value: ``value`` while it exists, else the newest finished study."""
+    studies = store.studies()
+    options = [{"label": f"{r['dataset']} · {r['name']} · {r['status'].lower()}"
+                         + (" · SYNTHETIC" if r["synthetic"] else ""), "value": r["run_id"]}
+               for r in studies.to_dict("records")]
+    ids = [o["value"] for o in options]
+    if value in ids:
+        return options, value
+    finished = studies[studies["status"] == "FINISHED"]["run_id"].tolist()
+    return options, (finished or ids or [None])[0]
+
+
 def _layout() -> html.Div:
+    # The selector is filled here, not by a first callback: every page's callbacks wait for its value,
+    # so a page load saves one round trip.
+    options, value = _study_options(ctx.current().store, None)
     return html.Div([
         dcc.Location(id="url"),
         html.Header([
@@ -128,8 +144,8 @@ def _layout() -> html.Div:
             html.Nav([dcc.Link(name, href=path, className="nav-link") for path, name in NAV]),
             html.Div([
                 html.Label("study", htmlFor="study-select", className="muted"),
-                dcc.Dropdown(id="study-select", placeholder="choose a study", clearable=False,
-                             style={"width": "520px"}),
+                dcc.Dropdown(id="study-select", options=options, value=value, placeholder="choose a study",
+                             clearable=False, style={"width": "520px"}),
             ], className="study-bar"),
         ]),
         dcc.Interval(id="studies-refresh", interval=10_000),
@@ -162,16 +178,10 @@ def create_app(uri: str, *, mlflow_ui: str | None = None, token: str | None = No
     _add_routes(app.server, context)
 
     @app.callback(Output("study-select", "options"), Output("study-select", "value"),
-                  Input("studies-refresh", "n_intervals"), dash.State("study-select", "value"))
+                  Input("studies-refresh", "n_intervals"), dash.State("study-select", "value"),
+                  prevent_initial_call=True)
     def study_options(_, value):
-        studies = context.store.studies()
-        options = [{"label": f"{r['dataset']} · {r['name']} · {r['status'].lower()}"
-                             + (" · SYNTHETIC" if r["synthetic"] else ""), "value": r["run_id"]}
-                   for r in studies.to_dict("records")]
-        ids = [o["value"] for o in options]
-        if value in ids:
-            return options, dash.no_update
-        finished = studies[studies["status"] == "FINISHED"]["run_id"].tolist()
-        return options, (finished or ids or [None])[0]
+        options, chosen = _study_options(context.store, value)
+        return options, (dash.no_update if chosen == value else chosen)
 
     return app
