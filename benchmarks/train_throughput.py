@@ -1,15 +1,20 @@
-"""Is data feeding the bottleneck of a platform training? Images/s of `train_one` vs a bare `model.fit`.
+"""Is data feeding the bottleneck of a platform training? Images/s of `train_one` vs a bare `model.fit`,
+and what its checkpoints cost per epoch.
 
 Prepares real ISIC 2018 images (default ../shared/datasets/isic2018, 96 images at 128x128), then
-trains the same VGG-UNet three ways for 1 warm-up + N measured epochs:
+trains the same VGG-UNet these ways for 1 warm-up + N measured epochs:
 
 - bare:      `model.fit` on float32/int32 arrays already in memory (the upper bound),
 - platform:  `medseglab.training.train_one` (in-memory feeder: the train set fits the budget),
+             checkpoints as params.yaml says (`train.checkpoint_interval_s`, background upload),
+- sync:      `train_one` checkpointing as before issue #10: every epoch (interval 0), the upload
+             into the artifact store synchronous,
 - streaming: `train_one` with ``train.in_memory_mb=0`` (PNG decode in worker threads + prefetch).
 
-Images/s = fitted images / epoch seconds (fit + validation, up to `on_epoch_end`; checkpoint
-saving and MLflow logging come after and are reported separately as the platform's per-epoch
-overhead). Prints one line per mode and the ratios to bare (target >= 0.95).
+Images/s = fitted images / epoch seconds (fit + validation, up to `on_epoch_end`). The checkpoint
+overhead comes after that: the run's ``checkpoint_seconds`` (what the training waited for saves
+and uploads, the last upload included) per trained epoch, printed per mode and as the ratio
+platform / sync. Prints one line per mode and the ratios to bare (target >= 0.95).
 
     .venv/bin/python benchmarks/train_throughput.py [--images 96 --size 128 --epochs 2 --batch-size 2]
 """
@@ -35,8 +40,9 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=2, help="measured epochs after one warm-up epoch (default 2)")
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--init", default="lmi", choices=("lmi", "tii"))
-    p.add_argument("--modes", default="bare,platform,streaming,bare",
-                   help="comma-separated modes in run order; a repeated mode is averaged (default bare,platform,streaming,bare)")
+    p.add_argument("--modes", default="bare,sync,platform,streaming,bare",
+                   help="comma-separated modes in run order; a repeated mode is averaged "
+                        "(default bare,sync,platform,streaming,bare)")
     p.add_argument("--workdir", default=None, help="where to prepare data and track runs (default: a temp folder)")
     return p.parse_args(argv)
 
@@ -103,24 +109,42 @@ def bare(cfg, prepared, splits, key, args):
     return len(fit_ids), timer.seconds[1:], None
 
 
-def platform(params, cfg, prepared, splits, key, args, workdir: Path, in_memory_mb=None):
-    from mlflow.tracking import MlflowClient
+def platform(params, cfg, prepared, splits, key, args, workdir: Path, mode: str, store: Path):
+    """One `train_one` in a store of its own; returns (fitted images, measured epoch seconds, whole
+    training seconds, checkpoint seconds per epoch, saves)."""
+    import functools
 
+    import medseglab.training.checkpoint as checkpoint
+    import medseglab.training.upload as upload
     from medseglab.training.train import Tracking, train_one
 
-    cfg = dict(cfg, train={**cfg["train"], **({} if in_memory_mb is None else {"in_memory_mb": in_memory_mb})})
-    store = workdir / f"runs-{'memory' if in_memory_mb is None else 'stream'}"
+    extra = {"streaming": {"in_memory_mb": 0}, "sync": {"checkpoint_interval_s": 0}}.get(mode, {})
+    cfg = dict(cfg, train={**cfg["train"], **extra})
     store.mkdir(parents=True, exist_ok=True)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store / 'mlflow.db'}"
     tracking = Tracking.open(params, "skin", profile="demo")
     tracking.checkpoint_root = store / "checkpoints"
-    start = time.perf_counter()
-    result = train_one(cfg, key, prepared, splits, tracking=tracking)
-    wall = time.perf_counter() - start
-    client = MlflowClient()
+    saves = []
+    real_save, real_upload = checkpoint.save_checkpoint, upload.BackgroundUpload
+
+    def counted_save(*a, **kw):
+        saves.append(1)
+        return real_save(*a, **kw)
+
+    checkpoint.save_checkpoint = counted_save
+    if mode == "sync":  # the upload in the training thread, as before issue #10
+        upload.BackgroundUpload = functools.partial(real_upload, synchronous=True)
+    try:
+        start = time.perf_counter()
+        result = train_one(cfg, key, prepared, splits, tracking=tracking)
+        wall = time.perf_counter() - start
+    finally:
+        checkpoint.save_checkpoint, upload.BackgroundUpload = real_save, real_upload
+    client = tracking.client  # this mode's store: a bare MlflowClient() found no run of the second mode
+    run = client.get_run(result.run_id)
     seconds = [m.value for m in sorted(client.get_metric_history(result.run_id, "epoch_seconds"), key=lambda m: m.step)]
-    n_fit = int(client.get_run(result.run_id).data.params["training.n_fit"])
-    return n_fit, seconds[1:], wall
+    n_fit = int(run.data.params["training.n_fit"])
+    return n_fit, seconds[1:], wall, run.data.metrics["checkpoint_seconds"] / len(seconds), len(saves)
 
 
 def main(argv=None) -> int:
@@ -141,25 +165,40 @@ def main(argv=None) -> int:
         print(f"ISIC 2018: {len(prepared)} images at {args.size}x{args.size}, batch {args.batch_size}, "
               f"{args.epochs} measured epochs after 1 warm-up, init {args.init}, "
               f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})")
-        rates = {}
+        interval = cfg["train"].get("checkpoint_interval_s")
+        rates, overhead, epoch_s = {}, {}, {}
         for mode in modes:
             if mode == "bare":
                 n, seconds, wall = bare(cfg, prepared, splits, key, args)
-            elif mode in ("platform", "streaming"):
-                n, seconds, wall = platform(params, cfg, prepared, splits, key, args, workdir,
-                                            in_memory_mb=0 if mode == "streaming" else None)
+                extra = ""
+            elif mode in ("platform", "sync", "streaming"):
+                # A store per launch: a repeated mode would find its finished run and skip it.
+                store = workdir / f"runs-{mode}-{len(rates.get(mode, []))}"
+                n, seconds, wall, ckpt, saves = platform(params, cfg, prepared, splits, key, args, workdir, mode, store)
+                overhead.setdefault(mode, []).append(ckpt)
+                epoch_s.setdefault(mode, []).append(sum(seconds) / len(seconds))
+                extra = (f", whole training incl. checkpoints, test set and MLflow {wall:.1f} s; checkpoints: "
+                         f"{saves} saved, {ckpt:.2f} s waited per epoch")
             else:
                 print(f"unknown mode {mode!r}", file=sys.stderr)
                 return 2
             rate = n * len(seconds) / sum(seconds)
             rates.setdefault(mode, []).append(rate)  # a mode listed twice (e.g. bare first and last) is averaged
-            extra = f", whole training incl. checkpoints, test set and MLflow {wall:.1f} s" if wall else ""
             print(f"{mode:>10}: {rate:6.2f} images/s  ({n} images x {len(seconds)} epochs, "
                   f"epoch s {', '.join(f'{s:.1f}' for s in seconds)}{extra})")
         mean = {mode: sum(values) / len(values) for mode, values in rates.items()}
         for mode in mean:
             if mode != "bare" and "bare" in mean:
                 print(f"{mode:>10} / bare = {mean[mode] / mean['bare']:.3f}  (target >= 0.95)")
+        ckpt = {mode: sum(values) / len(values) for mode, values in overhead.items()}
+        if "sync" in ckpt and "platform" in ckpt:
+            fit_s = sum(epoch_s["platform"]) / len(epoch_s["platform"])
+            print(f"checkpoint overhead per epoch: before (every epoch, synchronous upload) {ckpt['sync']:.2f} s, "
+                  f"after (interval {interval} s, background upload) {ckpt['platform']:.2f} s; "
+                  f"after / before = {ckpt['platform'] / max(ckpt['sync'], 1e-9):.3f}; "
+                  f"{100 * ckpt['sync'] / fit_s:.1f} % -> {100 * ckpt['platform'] / fit_s:.1f} % of an epoch's fit time")
+        print(f"(times from one run on a machine whose {os.cpu_count()} CPUs may be shared with other work: "
+              "compare the ratios, not the absolute seconds)")
     return 0
 
 
