@@ -73,15 +73,16 @@ def chosen(study_id: str) -> tuple[int | None, int | None]:
     return (None if split is None else int(split)), (None if ratio is None else int(ratio))
 
 
-def default_regime(study_id: str, per_image: pd.DataFrame | None) -> tuple[int | None, int | None]:
+def default_regime(study_id: str) -> tuple[int | None, int | None]:
     """The chosen split and ratio, else the study's main ratio (80, else its largest) and lowest split."""
     split, ratio = chosen(study_id)
-    if per_image is None or per_image.empty:
+    keys = current().store.study_keys(study_id)
+    if not keys or not keys["regimes"]:
         return split, ratio
     if ratio is None:
         from medseglab.stats.selection import main_ratio
 
-        ratio = main_ratio(per_image["ratio"].astype(int))
+        ratio = main_ratio(keys["ratios"])
     if split is None:
-        split = int(per_image[per_image["ratio"].astype(int) == ratio]["split"].astype(int).min())
+        split = min(s for s, r in keys["regimes"] if r == ratio)
     return split, ratio

@@ -31,11 +31,11 @@ layout = html.Div([
 
 @callback(Output("dist-regime", "options"), Output("dist-regime", "value"), Input("study-select", "value"))
 def regimes(study_id):
-    table = current().store.per_image(study_id) if study_id else None
-    if table is None or table.empty:
+    keys = current().store.study_keys(study_id) if study_id else None
+    if not keys or not keys["regimes"]:
         return [], None
-    pairs = sorted({(int(s), int(r)) for s, r in zip(table["split"], table["ratio"])}, key=lambda p: (-p[1], p[0]))
-    split, ratio = default_regime(study_id, table)
+    pairs = keys["regimes"]
+    split, ratio = default_regime(study_id)
     options = [{"label": f"split {s} · {r}:{100 - r}" + (" (chosen)" if (s, r) == (split, ratio) else ""),
                 "value": f"{s}:{r}"} for s, r in pairs]
     return options, f"{split}:{ratio}"
@@ -49,7 +49,7 @@ def show(study_id, metric, regime):
         return figures.empty_figure(message), figures.empty_figure(message), ""
     info = study_info(study_id) or {}
     split, ratio = (int(v) for v in regime.split(":"))
-    rows = figures.regime(current().store.per_image(study_id), split, ratio)
+    rows = current().store.regime(study_id, split, ratio)
     synthetic = bool(info.get("synthetic"))
     subtitle = f", split {split}, {ratio}:{100 - ratio}"
     note = f"{rows['image_id'].nunique()} test images, {rows['run_id'].nunique()} trainings"

@@ -4,9 +4,9 @@ the Figure 5 rows (the choice framed)."""
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
 
-from dashboards.components import img_url, no_study, study_info, synthetic_banner, table
+from dashboards.components import chosen, img_url, no_study, study_info, synthetic_banner, table
 from dashboards.context import current
 from medseglab.dashboard import figures
 
@@ -22,24 +22,43 @@ layout = html.Div([
     html.H2("Algorithm 1: the synergistic ensemble"),
     html.P(ORACLE, className="note", id="ensemble-oracle"),
     html.Div(id="ensemble-body"),
+    # The choices table shows one split at a time (a 750-run study has 5 x 2,758 rows: 2.7 MB of JSON
+    # per page load when all were sent); the split Table S1 chose first.
+    html.Div([
+        html.H3("choice per image"),
+        html.Div([html.Label("split", htmlFor="ensemble-split", className="muted"),
+                  dcc.Dropdown(id="ensemble-split", clearable=False, style={"width": "320px"})]),
+        html.Div(id="ensemble-choices-body"),
+    ], id="ensemble-choices-section", style={"display": "none"}),
 ])
 
+CHOICE_COLUMNS = ("image_id", "split", "ratio", "branch", "criterion", "chosen", "chosen_dice", "dice_lmi", "dice_tii",
+                  "dice_union", "dice_intersection")
 
-@callback(Output("ensemble-body", "children"), Input("study-select", "value"))
+
+def _splits(choices) -> list[int]:
+    return sorted({int(s) for s in choices["split"].unique()}) if choices is not None and "split" in choices else []
+
+
+@callback(Output("ensemble-body", "children"), Output("ensemble-split", "options"), Output("ensemble-split", "value"),
+          Output("ensemble-choices-section", "style"), Input("study-select", "value"))
 def show(study_id):
+    hidden = {"display": "none"}
     if not study_id:
-        return no_study()
+        return no_study(), [], None, hidden
     store = current().store
     info = study_info(study_id) or {}
     counts = store.csv(study_id, "ensemble/counts.csv")
     if counts is None:
-        return html.P("no ensemble yet: run `medseglab ensemble` on this study", className="muted")
+        return html.P("no ensemble yet: run `medseglab ensemble` on this study", className="muted"), [], None, hidden
     summary = store.csv(study_id, "ensemble/summary.csv")
     choices = store.parquet(study_id, "ensemble/choices.parquet")
     has_figure5 = "explain/ensemble.png" in set(store.list_artifacts(study_id, "explain"))
-    columns = [c for c in ("image_id", "split", "ratio", "branch", "criterion", "chosen", "chosen_dice",
-                           "dice_lmi", "dice_tii", "dice_union", "dice_intersection") if choices is not None and c in choices]
-    return [
+    splits = _splits(choices)
+    split, _ = chosen(study_id)
+    options = [{"label": f"split {s}" + (" (chosen)" if s == split else ""), "value": s} for s in splits]
+    value = split if split in splits else (splits[0] if splits else None)
+    body = [
         synthetic_banner(info),
         dcc.Graph(id="ensemble-counts", figure=figures.choice_count_figure(counts, synthetic=bool(info.get("synthetic")))),
         html.H3("Dice of the chosen output vs LMI and TII alone (paired Wilcoxon signed-rank p)"),
@@ -48,6 +67,17 @@ def show(study_id):
         html.Img(src=img_url(study_id, "explain/ensemble.png", width=1300), style={"maxWidth": "100%"},
                  alt="Figure 5 rows") if has_figure5 else html.P(
             "Figure 5 rows appear after `medseglab explain`.", className="muted"),
-        html.H3("choice per image"),
-        table(None if choices is None else choices[columns], "ensemble-choices"),
     ]
+    return body, options, value, {}
+
+
+@callback(Output("ensemble-choices-body", "children"), Input("ensemble-split", "value"), State("study-select", "value"))
+def show_choices(split, study_id):
+    choices = current().store.parquet(study_id, "ensemble/choices.parquet") if study_id else None
+    if choices is None:
+        return table(None, "ensemble-choices")
+    if "split" in choices:
+        if split is None:  # the first call, before show() picked the split: no table yet
+            return None
+        choices = choices[choices["split"].to_numpy().astype(int) == int(split)]
+    return table(choices[[c for c in CHOICE_COLUMNS if c in choices]], "ensemble-choices")

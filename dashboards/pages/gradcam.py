@@ -46,8 +46,8 @@ def _maps(study_id, init):
 
 @callback(Output("cam-label", "options"), Input("study-select", "value"))
 def labels(study_id):
-    table = current().store.per_image(study_id) if study_id else None
-    values = [] if table is None else sorted(table["clinical_label"].astype(str).unique())
+    keys = current().store.study_keys(study_id) if study_id else None
+    values = keys["labels"] if keys else []
     return [{"label": "all", "value": "all"}] + [{"label": v, "value": v} for v in values]
 
 
@@ -62,10 +62,9 @@ def show(study_id, init, cls, label, order):
         return html.P("no Grad-CAM yet: run `medseglab explain` on this study", className="muted"), ""
     split, ratio = int(settings["split"]), int(settings["ratio"])
     store = current().store
-    rows = figures.regime(store.per_image(study_id), split, ratio)
+    rows = store.regime(study_id, split, ratio)
     order_frame = figures.gallery_order(rows, arrays["image_ids"], label=label or "all", descending=order != "asc")
-    data = store.prepared(study_id)
-    known = set() if data is None else set(data.manifest["image_id"].astype(str))
+    known = store.prepared_ids(study_id)
     cards = []
     for rec in order_frame.head(MAX_SHOWN).to_dict("records"):
         image = rec["image_id"]

@@ -31,10 +31,8 @@ def layout(image: str | None = None, study: str | None = None, **_):
 
 @callback(Output("image-select", "options"), Input("study-select", "value"))
 def images(study_id):
-    table = current().store.per_image(study_id) if study_id else None
-    if table is None:
-        return []
-    return sorted(table["image_id"].astype(str).unique())
+    keys = current().store.study_keys(study_id) if study_id else None
+    return keys["image_ids"] if keys else []
 
 
 def _has(ids, image_id: str) -> bool:
@@ -48,14 +46,14 @@ def show(study_id, image_id):
     if not image_id:
         return html.P("Choose an image, or click a point on the Distributions page.", className="muted")
     store = current().store
-    per_image = store.per_image(study_id)
-    if per_image is None or image_id not in set(per_image["image_id"].astype(str)):
+    keys = store.study_keys(study_id)
+    if not keys or image_id not in keys["image_set"]:
         return html.P(f"{image_id} is not a test image of this study.", className="muted")
+    per_image = store.per_image(study_id)
     info = study_info(study_id) or {}
     metrics = figures.image_metrics(per_image, image_id)
-    split, ratio = default_regime(study_id, per_image)
-    data = store.prepared(study_id)
-    truth = data is not None and image_id in set(data.manifest["image_id"].astype(str))
+    split, ratio = default_regime(study_id)
+    truth = image_id in store.prepared_ids(study_id)
     top = [picture(data_url(study_id, image_id, "input"), "input"),
            picture(data_url(study_id, image_id, "gt"), "ground truth")] if truth else [
         html.P("input and ground truth: the study's prepared dataset is not on this machine "

@@ -43,7 +43,6 @@ def hover(hover, study_id):
         return False, no_update, no_update
     image = points[0].get("customdata")
     image = image[0] if isinstance(image, list) else image
-    data = current().store.prepared(study_id)
-    known = data is not None and image in set(data.manifest["image_id"].astype(str))
+    known = image in current().store.prepared_ids(study_id)
     body = [html.Img(src=data_url(study_id, image, "input", 128), style={"width": "128px"})] if known else []
     return True, points[0].get("bbox"), html.Div([*body, html.P(str(image), style={"margin": 0, "fontSize": 12})])

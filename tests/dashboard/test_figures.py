@@ -98,3 +98,16 @@ def test_empty_inputs_give_figures_that_say_why(make_per_image):
     fig = figures.violin_figure(make_per_image().iloc[:0], "dice")
     assert fig.layout.annotations[0].text.startswith("no per-image values")
     assert figures.umap_figure(None, "init").layout.annotations[0].text.startswith("no UMAP yet")
+
+
+def test_figures_take_the_compact_table_the_store_reads(make_per_image):
+    from medseglab.dashboard.data import compact
+
+    table = compact(make_per_image(4))
+    assert table["image_id"].dtype == "category" and table["init"].dtype == "category"
+    plain = make_per_image(4)
+    order = figures.gallery_order(table, ["img00", "img01", "img02", "img03"], label="benign")
+    assert order.equals(figures.gallery_order(plain, ["img00", "img01", "img02", "img03"], label="benign"))
+    assert list(figures.image_metrics(table, "img01")["init"]) == ["lmi", "tii"]
+    assert len(figures.violin_figure(table, "dice").data) == 2
+    assert figures.paired_deltas(table, "dice").equals(figures.paired_deltas(plain, "dice"))

@@ -94,7 +94,8 @@ def regime(table: pd.DataFrame, split: int | None, ratio: int | None) -> pd.Data
 def repeat_means(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Per image and init, the metric's mean over the repeats (undefined repeats skipped)."""
     keys = ["image_id", "init", "clinical_label"] if "clinical_label" in table else ["image_id", "init"]
-    return table.groupby(keys, as_index=False, observed=True)[metric].mean()
+    means = table.groupby(keys, as_index=False, observed=True)[metric].mean()
+    return means.astype({k: str for k in keys})  # plain strings: categoricals would keep unused values
 
 
 def violin_figure(table: pd.DataFrame, metric: str, *, synthetic: bool = False, subtitle: str = "") -> go.Figure:
@@ -288,7 +289,7 @@ def thumbnail(picture: np.ndarray, width: int) -> np.ndarray:
 
 def image_metrics(table: pd.DataFrame, image_id: str) -> pd.DataFrame:
     """One image across every run and repeat: key, run id and the metrics."""
-    rows = table[table["image_id"].astype(str) == str(image_id)]
+    rows = table[table["image_id"] == str(image_id)]  # no astype(str): the table may hold millions of rows
     cols = [c for c in ("init", "split", "ratio", "repeat", "run_id", "clinical_label", *METRICS, "tp", "fp", "fn",
                         "tn") if c in rows]
     keys = [c for c in ("ratio", "split", "init", "repeat") if c in cols]
@@ -299,11 +300,11 @@ def gallery_order(table: pd.DataFrame, image_ids, *, label: str = "all", descend
     """The Grad-CAM gallery's images: ``image_ids`` (those with maps) of one regime's per-image rows,
     filtered by clinical label and sorted by delta_m Dice (TII - LMI; NaN last), with their label."""
     ids = pd.Index(np.asarray(image_ids).astype(str))
-    labels = table.drop_duplicates("image_id").set_index(table.drop_duplicates("image_id")["image_id"].astype(str))
+    cols = ["image_id", "clinical_label"] if "clinical_label" in table else ["image_id"]
+    first = table.drop_duplicates("image_id")[cols].astype(str).set_index("image_id")
     deltas = paired_deltas(table, "dice").set_index("image_id")["delta"] if "dice" in table else pd.Series(dtype=float)
-    frame = pd.DataFrame({"image_id": ids,
-                          "clinical_label": labels["clinical_label"].reindex(ids).fillna("unknown").astype(str).values
-                          if "clinical_label" in labels else "unknown",
+    labels = first["clinical_label"].reindex(ids) if "clinical_label" in first else pd.Series(index=ids, dtype=object)
+    frame = pd.DataFrame({"image_id": ids, "clinical_label": labels.fillna("unknown").values,
                           "delta_dice": deltas.reindex(ids).values})
     if label != "all":
         frame = frame[frame["clinical_label"] == label]

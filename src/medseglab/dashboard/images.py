@@ -49,9 +49,9 @@ def _study_of(store: StudyStore, run_id: str) -> str:
 
 def ground_truth(store: StudyStore, study_id: str, image_id: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(input RGB uint8, mask {0,1}) of one image of the study's prepared dataset, or None."""
-    data = store.prepared(study_id)
-    if data is None or image_id not in set(data.manifest["image_id"].astype(str)):
+    if image_id not in store.prepared_ids(study_id):
         return None
+    data = store.prepared(study_id)
     return data.load_images([image_id])[0], data.load_masks([image_id])[0]
 
 
