@@ -72,6 +72,8 @@ def test_plots_mark_points_tick_ratios_and_stay_in_bounds(tmp_path, figures, rat
         assert 0.0 <= low and high <= 1.0, ax.get_title()  # was up to 1.02
     assert figures["distributions.png"].axes[0].get_ylabel()
     assert all(ax.get_ylabel() == "images" for ax in figures["delta_m.png"].axes)
+    for ax in figures["delta_m.png"].axes:  # image counts: whole-number ticks, never 0.5 images
+        assert all(float(t).is_integer() for t in ax.get_yticks()), ax.get_title()
 
 
 @pytest.mark.parametrize("values, metric, expected", [

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from medseglab.io import atomic_path
 from medseglab.names import INITS
@@ -114,6 +115,7 @@ def delta_histograms(deltas: pd.DataFrame, metrics, title: str, path: str | Path
             ax.set_xlabel(f"Δ{name} per image\n>0: {np.mean(d > 0):.0%}  =0: {np.mean(d == 0):.0%}  "
                           f"<0: {np.mean(d < 0):.0%}", fontsize=8)
         ax.set_ylabel("images")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: no 0.5 images
         ax.set_title(f"Δ {name} (TII - LMI)", fontsize=9)
     return _finish(fig, title, path, provenance)
 
