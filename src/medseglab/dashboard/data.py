@@ -342,20 +342,8 @@ def read_csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
-# Key and label columns: a few distinct values repeated over millions of rows (a 750-run study's
-# study/per_image.parquet has 2 M), read as categoricals instead of one Python string per row.
-DICTIONARY_COLUMNS = ("image_id", "group_id", "clinical_label", "dataset", "init", "run_id")
-
-
 def read_parquet(path: Path) -> pd.DataFrame:
-    """A parquet table with its key columns dictionary-encoded (pandas categoricals). The Arrow buffers are
-    released while converting (``self_destruct``), so the peak is about the DataFrame, not twice it
-    (2 M per-image rows: 1.3 s and +0.43 GB instead of 3-7 s and +0.88 GB)."""
-    import pyarrow.parquet as pq
-
-    names = set(pq.read_schema(path).names)
-    table = pq.read_table(path, read_dictionary=[c for c in DICTIONARY_COLUMNS if c in names])
-    return table.to_pandas(self_destruct=True, split_blocks=True)
+    return pd.read_parquet(path)
 
 
 def compact(frame: pd.DataFrame) -> pd.DataFrame:
@@ -372,7 +360,9 @@ def read_per_image(path: Path) -> pd.DataFrame:
 
     schema = pq.read_schema(path)
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return compact(pq.read_table(path, read_dictionary=text).to_pandas())
+    # self_destruct frees each Arrow column once converted (split_blocks: no consolidation copy), so the
+    # peak is about the DataFrame rather than the Arrow table plus the DataFrame.
+    return compact(pq.read_table(path, read_dictionary=text).to_pandas(self_destruct=True, split_blocks=True))
 
 
 def read_text(path: Path) -> str:
