@@ -49,8 +49,8 @@ def shared_dataset():
 
 
 def _reset_global_tracking_uri() -> None:
-    """Forget MLflow's process-global tracking URI, keeping MLFLOW_TRACKING_URI as it is (MLflow's
-    setter also writes or unsets the variable, so it is put back)."""
+    """Forget MLflow's process-global tracking and registry URIs, keeping MLFLOW_TRACKING_URI as it is
+    (MLflow's setters also write the variables, so it is put back)."""
     import sys
 
     if "mlflow" not in sys.modules:  # never imported: nothing can have been set
@@ -59,19 +59,27 @@ def _reset_global_tracking_uri() -> None:
 
     env = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
     if env is not None:
         os.environ["MLFLOW_TRACKING_URI"] = env
 
 
 @pytest.fixture(autouse=True)
 def _fresh_mlflow_tracking_uri(monkeypatch):
-    """No test sees a tracking URI another test set: MLflow's global URI is cleared before and after
-    each test, and MLFLOW_TRACKING_URI (which mlflow.set_tracking_uri also writes) is restored."""
+    """No test sees a tracking or registry URI another test set: MLflow's global URIs are cleared
+    before and after each test; MLFLOW_TRACKING_URI is restored and MLFLOW_REGISTRY_URI (which
+    mlflow.set_registry_uri writes and never clears) is put back as it was, so a subprocess a later
+    test starts cannot register its models into an earlier test's store."""
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env is None:
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     else:
         monkeypatch.setenv("MLFLOW_TRACKING_URI", env)
+    registry = os.environ.get("MLFLOW_REGISTRY_URI")
+    if registry is None:
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    else:
+        monkeypatch.setenv("MLFLOW_REGISTRY_URI", registry)
     _reset_global_tracking_uri()
     yield
     _reset_global_tracking_uri()

@@ -212,35 +212,15 @@ def _history_or_empty(client, name: str) -> list[dict]:
     return json.loads((client.get_registered_model(name).tags or {}).get(HISTORY, "[]"))
 
 
-@contextlib.contextmanager
-def _global_uri(uri: str):
-    """MLflow's global tracking and registry URI set to ``uri`` inside (``models:/`` URIs and the
-    fluent ``log_model`` read them), restored after, MLFLOW_TRACKING_URI included."""
-    import os
-
-    import mlflow
-
-    env_before = os.environ.get("MLFLOW_TRACKING_URI")
-    uri_before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
-    registry_before = mlflow.get_registry_uri()
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_registry_uri(registry_before if registry_before != uri else None)
-        mlflow.set_tracking_uri(uri_before)
-        if env_before is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = env_before
-
-
 def load_pair(model_uri: str, *, uri: str | None = None):
     """``mlflow.pyfunc.load_model`` of a pair (``models:/<pair name>@champion``) from store ``uri``."""
     import mlflow.pyfunc
 
     uri = uri or C.tracking_uri()
     _client(uri)  # checks the store first: a corrupt database is a TrackingError, not a traceback
-    with _global_uri(uri):
+    from medseglab.tracking.session import global_uris
+
+    with global_uris(uri):
         return mlflow.pyfunc.load_model(model_uri)
 
 

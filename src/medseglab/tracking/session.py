@@ -48,24 +48,41 @@ class Tracking:
 
 
 @contextlib.contextmanager
+def global_uris(uri: str):
+    """MLflow's process-global tracking and registry URIs set to ``uri`` inside (``models:/`` loading
+    and the fluent ``log_model`` read them), then put back as they were: the globals and the
+    ``MLFLOW_TRACKING_URI`` / ``MLFLOW_REGISTRY_URI`` variables, which MLflow's setters also write and
+    never clear. A registry URI left behind would send a later subprocess's registrations elsewhere."""
+    import mlflow
+
+    env_before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    uri_before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_registry_uri(None)  # back to "follow the tracking URI" (or the variable, restored below)
+        mlflow.set_tracking_uri(uri_before)  # None: back to "not set"
+        for name, value in env_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
 def fluent_run(uri: str, run_id: str):
     """Make ``run_id`` MLflow's active run on ``uri`` for the calls inside (``mlflow.keras.log_model``
-    has no client form), then restore the previous global URI and ``MLFLOW_TRACKING_URI``.
+    has no client form), with the global URIs set only meanwhile (:func:`global_uris`).
 
     The run stays RUNNING: its caller sets the final status with the client.
     """
     import mlflow
 
-    env_before = os.environ.get("MLFLOW_TRACKING_URI")
-    uri_before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
-    mlflow.set_tracking_uri(uri)
-    try:
+    with global_uris(uri):
         mlflow.start_run(run_id=run_id)
         try:
             yield
         finally:
             mlflow.end_run("RUNNING")
-    finally:
-        mlflow.set_tracking_uri(uri_before)  # None: back to "not set" (it also unsets the variable)
-        if env_before is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = env_before

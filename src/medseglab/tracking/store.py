@@ -87,7 +87,7 @@ def _first_use(uri: str):
     """Build a client and touch the store, which makes MLflow create or migrate it."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.search_experiments(max_results=1)
     return client
 
@@ -137,7 +137,7 @@ def open_client(params: dict | None = None, uri: str | None = None):
 
     uri = uri or C.tracking_uri(params)
     prepare_store(uri)
-    return MlflowClient(tracking_uri=uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def check_writable(location: str) -> None:
