@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -118,3 +125,51 @@ def _no_tracking_store_left_in_the_project():
         pytest.fail(f"the test run created {created} in the project root {root}; a test tracked into the "
                     "default store instead of a temporary one (chdir to tmp_path or set the tracking URI)",
                     pytrace=False)
+
+
+# --- a real `mlflow server` on loopback ------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _running_mlflow_server(root: Path):
+    """Start `mlflow server` (SQLite backend in ``root``, artifacts proxied into ``root/artifacts``) on a
+    free loopback port; yield ``{"url", "root", "port"}``; stop it and its worker on exit."""
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
+         f"sqlite:///{root / 'server.db'}", "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"mlflow server did not come up: {(root / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield {"url": url, "root": root, "port": port}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its uvicorn worker
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_in():
+    """``with mlflow_server_in(root) as server:`` a real `mlflow server` over a store in ``root``; each
+    test package starts its own, so their runs never meet."""
+    return _running_mlflow_server

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -57,8 +56,10 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 1
 
 
 def stop(proc: subprocess.Popen) -> None:
+    # SIGTERM, not SIGINT: a process started from a backgrounded shell inherits SIGINT ignored, and
+    # each stop then waited the full 15 s (minutes of an idle CI run); decisions are committed already
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -236,26 +237,8 @@ def tiny_study(tmp_path_factory, mlflow_db_template):
 
 
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
+def mlflow_server(tmp_path_factory, mlflow_server_in):
     """A real `mlflow server` on a free loopback port (SQLite backend, artifacts proxied into its own
     folder): ``{"url", "root", "port"}``."""
-    root = tmp_path_factory.mktemp("dashboard-mlflow-server")
-    port = free_port()
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
-         f"sqlite:///{root / 'server.db'}", "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/health", proc, timeout=180)
-        yield {"url": url, "root": root, "port": port}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its worker
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with mlflow_server_in(tmp_path_factory.mktemp("dashboard-mlflow-server")) as server:
+        yield server

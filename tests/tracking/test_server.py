@@ -9,12 +9,8 @@ folder of the client.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,47 +23,11 @@ TINY = ["profiles.demo.image_size=[32,32]", "profiles.demo.epochs=1", "profiles.
         "datasets.skin.n_images=8", "split.n_splits=2", "train.val_fraction=0"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, mlflow_server_in):
     """A real `mlflow server` on a free loopback port, artifacts proxied into its own folder."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    log = open(root / "server.log", "w")
-    proc = subprocess.Popen(
-        [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{root / 'server.db'}", "--serve-artifacts",
-         "--artifacts-destination", str(root / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"mlflow server did not come up: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield {"url": url, "root": root}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its uvicorn worker
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    with mlflow_server_in(tmp_path_factory.mktemp("mlflow-server")) as running:
+        yield running
 
 
 def _medseglab(args: list[str], cwd: Path, url: str) -> subprocess.CompletedProcess:
