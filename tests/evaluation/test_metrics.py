@@ -7,17 +7,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (
+    confusion_matrix, f1_score, jaccard_score, precision_score, recall_score, roc_auc_score,
+)
 
 from medseglab.evaluation import metrics as metrics_module
 from medseglab.evaluation import (
     COLUMNS,
     EMPTY_GT_POLICY,
+    ISIC_JACCARD_THRESHOLD,
     auroc_mask,
     auroc_prob,
     confusion_counts,
     dice,
     fpr,
+    isic_score,
+    jaccard,
+    jaccard_isic,
     per_image_metrics,
     precision,
     sensitivity,
@@ -134,6 +140,7 @@ def test_per_image_metrics_table_contract():
     assert tuple(table.columns) == COLUMNS == (
         "tp", "fp", "fn", "tn", "gt_empty", "pred_empty",
         "dice", "sensitivity", "specificity", "precision", "fpr", "auroc_mask", "auroc_prob",
+        "jaccard", "jaccard_isic",
     )
     assert all(table[c].dtype == np.int64 for c in ("tp", "fp", "fn", "tn"))
     assert all(table[c].dtype == np.bool_ for c in ("gt_empty", "pred_empty"))
@@ -311,3 +318,70 @@ def test_real_isic_masks_match_sklearn(shared_dataset):
         tp, fp, fn, tn = sk_counts(prob[i] >= 0.5, gt[i])
         assert (table.tp[i], table.fp[i], table.fn[i], table.tn[i]) == (tp, fp, fn, tn)
         assert abs(table.auroc_prob[i] - roc_auc_score(gt[i].ravel(), prob[i].ravel())) < TOL
+
+
+# --- ISIC 2018 Task 1: thresholded Jaccard ------------------------------------------------------
+
+
+def isic_reference(pred, gt, threshold=0.65):
+    """The challenge score the independent way: scikit-learn's Jaccard per image, 0 below the threshold, mean
+    (every ground truth here has a target, as in ISIC 2018)."""
+    assert all(g.any() for g in gt)
+    per_image = [jaccard_score(g.ravel(), p.ravel()) for p, g in zip(pred, gt)]
+    thresholded = [j if j >= threshold else 0.0 for j in per_image]
+    return np.array(per_image), np.array(thresholded), float(np.mean(thresholded))
+
+
+@pytest.mark.parametrize("shape", [(12, 32, 32), (9, 7, 9)])
+def test_isic_score_matches_sklearn_jaccard_on_random_masks(shape):
+    # ground truth random; predictions flip a different share of pixels per image, so per-image
+    # Jaccard spans roughly 0.3..1 and the 0.65 cut matters on both sides
+    rng = np.random.default_rng(shape[0])
+    gt = rng.random(shape) < 0.5
+    flip = rng.random(shape) < np.linspace(0.0, 0.4, shape[0])[:, None, None]
+    pred = gt ^ flip
+    ref_j, ref_isic, ref_score = isic_reference(pred, gt)
+    assert (ref_j < ISIC_JACCARD_THRESHOLD).any() and (ref_j >= ISIC_JACCARD_THRESHOLD).any()
+    counts = confusion_counts(pred, gt)
+    np.testing.assert_allclose(jaccard(*counts), ref_j, rtol=0, atol=TOL)
+    np.testing.assert_allclose(jaccard_isic(*counts), ref_isic, rtol=0, atol=TOL)
+    assert abs(isic_score(*counts) - ref_score) < TOL
+    table = per_image_metrics(pred.astype(np.float32), gt)
+    np.testing.assert_allclose(table["jaccard"], ref_j, rtol=0, atol=TOL)
+    np.testing.assert_allclose(table["jaccard_isic"], ref_isic, rtol=0, atol=TOL)
+    assert abs(table["jaccard_isic"].mean() - ref_score) < TOL
+    # Jaccard and Dice are one function of each other: J = D / (2 - D)
+    np.testing.assert_allclose(table["jaccard"], table["dice"] / (2 - table["dice"]), rtol=0, atol=TOL)
+
+
+def test_isic_threshold_is_inclusive_and_a_parameter():
+    # 13 / (13 + 7) = 0.65 exactly: kept; 0.6 below: 0
+    assert jaccard_isic(13, 4, 3, 80) == pytest.approx(0.65, abs=0) and jaccard_isic(12, 4, 4, 80) == 0.0
+    assert jaccard_isic(12, 4, 4, 80, threshold=0.5) == pytest.approx(0.6)
+    assert isic_score([13, 12], [4, 4], [3, 4], [80, 80]) == pytest.approx(0.325)
+    with pytest.raises(ValueError, match="threshold"):
+        jaccard_isic(1, 0, 0, 1, threshold=1.2)
+
+
+def test_isic_jaccard_on_empty_ground_truth_follows_the_policy():
+    # no target: undefined (NaN) and left out of the score by default; "agree" is ISIC's own 1 / 0
+    tp, fp, fn, tn = [0, 0, 30], [0, 5, 2], [0, 0, 3], [64, 59, 29]
+    assert np.isnan(jaccard_isic(tp, fp, fn, tn)[:2]).all()
+    assert isic_score(tp, fp, fn, tn) == pytest.approx(30 / 35)
+    np.testing.assert_array_equal(jaccard_isic(tp, fp, fn, tn, empty="agree")[:2], [1.0, 0.0])
+    assert np.isnan(isic_score(0, 3, 0, 61))
+
+
+def test_real_isic_masks_isic_score_matches_sklearn(shared_dataset):
+    folder = shared_dataset("isic2018/ISIC2018_Task1_Training_GroundTruth", root=DATASETS)
+    from PIL import Image
+
+    files = sorted(folder.glob("*_segmentation.png"))[:6]
+    gt = np.stack([np.asarray(Image.open(f).convert("L").resize((64, 64), Image.NEAREST)) > 127 for f in files])
+    rng = np.random.default_rng(1)
+    prob = np.clip(0.2 + 0.6 * gt + rng.normal(0, np.linspace(0.1, 0.6, len(files))[:, None, None], gt.shape), 0, 1)
+    table = per_image_metrics(prob, gt)
+    ref_j, ref_isic, ref_score = isic_reference(prob >= 0.5, gt)
+    np.testing.assert_allclose(table["jaccard"], ref_j, rtol=0, atol=TOL)
+    np.testing.assert_allclose(table["jaccard_isic"], ref_isic, rtol=0, atol=TOL)
+    assert abs(table["jaccard_isic"].mean() - ref_score) < TOL

@@ -4,7 +4,9 @@ TP, FP, FN, TN are counted per image over pixels (class 1 = target). On those co
 
 - sensitivity = TP / (TP + FN)       - specificity = TN / (TN + FP)
 - precision   = TP / (TP + FP)       - FPR         = FP / (FP + TN)
-- Dice        = 2TP / (2TP + FP + FN)
+- Dice        = 2TP / (2TP + FP + FN)    - Jaccard     = TP / (TP + FP + FN)
+- jaccard_isic: Jaccard set to 0 below 0.65 (``ISIC_JACCARD_THRESHOLD``), the per-image value of the
+  ISIC 2018 Task 1 challenge; its mean over the test images is the challenge score
 - auroc_mask  = (1 + TPR - FPR) / 2, the area under the ROC "curve" of a binary mask through
   (0, 0), (FPR, TPR), (1, 1), as in the paper; ``auroc_prob`` (``roc.py``) is the real ROC AUC of
   the probability map.
@@ -43,15 +45,20 @@ from medseglab.names import DEFAULT_THRESHOLD
 
 COUNT_COLUMNS = ("tp", "fp", "fn", "tn")
 FLAG_COLUMNS = ("gt_empty", "pred_empty")
-METRIC_NAMES = ("dice", "sensitivity", "specificity", "precision", "fpr", "auroc_mask", "auroc_prob")
+METRIC_NAMES = ("dice", "sensitivity", "specificity", "precision", "fpr", "auroc_mask", "auroc_prob", "jaccard",
+                "jaccard_isic")
 COLUMNS = COUNT_COLUMNS + FLAG_COLUMNS + METRIC_NAMES
+
+# ISIC 2018 Task 1 ("thresholded Jaccard index"): a per-image Jaccard below this scores 0.
+ISIC_JACCARD_THRESHOLD = 0.65
 
 # per_image_metrics works through at most this many pixels at once to bound temporary memory.
 CHUNK_PIXELS = 1 << 24
 
 __all__ = [
     "EMPTY_GT_POLICY", "COLUMNS", "ConfusionCounts", "confusion_counts", "dice", "sensitivity",
-    "specificity", "precision", "fpr", "auroc_mask", "auroc_prob", "per_image_metrics",
+    "specificity", "precision", "fpr", "auroc_mask", "auroc_prob", "jaccard", "jaccard_isic", "isic_score",
+    "ISIC_JACCARD_THRESHOLD", "per_image_metrics",
 ]
 
 
@@ -156,6 +163,30 @@ def auroc_mask(tp, fp, fn, tn, *, empty=EMPTY_GT_POLICY):
     return _metric(tp, fp, fn, tn, empty, compute, lambda *c: _no_positive(*c) | _no_negative(*c))
 
 
+def jaccard(tp, fp, fn, tn, *, empty=EMPTY_GT_POLICY):
+    """TP / (TP + FP + FN) (intersection over union); undefined when the ground truth is empty, like Dice."""
+    return _metric(tp, fp, fn, tn, empty, lambda tp, fp, fn, tn: _ratio(tp, tp + fp + fn), _no_positive)
+
+
+def jaccard_isic(tp, fp, fn, tn, *, threshold: float = ISIC_JACCARD_THRESHOLD, empty=EMPTY_GT_POLICY):
+    """The ISIC 2018 Task 1 per-image score: Jaccard, or 0 where it is below ``threshold`` (0.65).
+
+    An undefined Jaccard (empty ground truth, which ISIC 2018 never has) stays as ``empty`` makes it:
+    NaN by default, so it is left out of :func:`isic_score` instead of counting as 0 or 1.
+    """
+    threshold = check_threshold(threshold)
+    value = np.asarray(jaccard(tp, fp, fn, tn, empty=empty), dtype=np.float64)
+    return np.where(value < threshold, 0.0, value)[()]  # NaN < t is False: NaN stays NaN
+
+
+def isic_score(tp, fp, fn, tn, *, threshold: float = ISIC_JACCARD_THRESHOLD, empty=EMPTY_GT_POLICY) -> float:
+    """The ISIC 2018 Task 1 score of a set of images: the mean of their :func:`jaccard_isic`
+    (images whose value is undefined are left out; NaN when none is defined)."""
+    values = np.atleast_1d(jaccard_isic(tp, fp, fn, tn, threshold=threshold, empty=empty))
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if defined.size else float("nan")
+
+
 def _chunks(n_images: int, pixels: int) -> list[slice]:
     step = max(1, CHUNK_PIXELS // max(1, pixels))
     return [slice(start, min(start + step, n_images)) for start in range(0, n_images, step)]
@@ -213,6 +244,8 @@ def per_image_metrics(prob, gt, threshold: float = DEFAULT_THRESHOLD, *, empty=E
             "auroc_mask": auroc_mask(tp, fp, fn, tn, empty=empty),
             # "agree" for the map: its mask at ``threshold`` matches the ground truth exactly.
             "auroc_prob": resolve(prob_auc, undefined_auc, empty, best=1.0, worst=0.0, exact=(fp == 0) & (fn == 0)),
+            "jaccard": jaccard(tp, fp, fn, tn, empty=empty),
+            "jaccard_isic": jaccard_isic(tp, fp, fn, tn, empty=empty),
         },
         columns=list(COLUMNS),
     )

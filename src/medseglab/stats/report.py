@@ -8,6 +8,7 @@
   study's parent run, the record ensemble and explain read (``stats.selection``);
 - ``metrics.json``: the headline numbers (``dvc metrics show``), numbers only, NaN -> null, counts
   (``n_test``, ``n``, ``count_high``) as integers; ``synthetic`` 1/0 when the data source is known;
+  for skin ``isic2018`` (the ISIC 2018 Task 1 score per init, ``stats.challenge``; ``tables/isic2018.*``);
 - ``depletion.csv``: train_pct, init, split, <metric>_median, paper_dice_median (``dvc plots``);
 - ``plots/*.png``: distributions per init, delta_m histograms, depletion curves;
 - ``delta_m.parquet``: the per-image TII - LMI differences; ``combined_per_image.parquet``
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from medseglab.io import atomic_dir, write_csv, write_json, write_parquet
-from medseglab.stats import plots
+from medseglab.stats import challenge, plots
 from medseglab.stats import selection as chosen_split
 from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics, compute_statistics
@@ -142,6 +143,10 @@ def write_report(
     dataset = names[0]
     stats = compute_statistics(per_repeat, options, combined=combined)
     tables, selection, chosen, curve = build_tables(stats, per_repeat, provenance)
+    isic = challenge.isic_2018(per_repeat if combined is None else combined, stats.level, dataset, chosen,
+                               main_ratio(stats), provenance)  # skin only: the ISIC 2018 Task 1 score beside Dice
+    if isic is not None:
+        tables[isic.table.name] = isic.table
     out_dir = Path(out_dir)
     title = provenance.caption(
         f"medseglab statistics: {dataset} ({'combined outputs' if stats.level == 'combined' else 'repeat means'})")
@@ -154,6 +159,8 @@ def write_report(
     metrics = headline_metrics(stats, chosen, curve)
     if provenance.synthetic is not None:
         metrics["synthetic"] = int(provenance.synthetic)
+    if isic is not None:
+        metrics[challenge.NAME] = isic.metrics
     write_json(out_dir / "metrics.json", metrics)
     ratio = main_ratio(stats)
     record = chosen_split.selection_record(dataset, selection, chosen, ratio, stats.level, stage, run_id)
@@ -182,7 +189,7 @@ def write_report(
                                 provenance=provenance),
             ]
         files += [out_dir / "plots" / f.name for f in made]
-    headline = flatten_numbers({"table1": metrics["table1"]})
+    headline = flatten_numbers({k: metrics[k] for k in ("table1", challenge.NAME) if k in metrics})
     headline = {k: v for k, v in headline.items() if not k.endswith(".n.tii") and not k.endswith(".n.lmi")}
     headline[chosen_split.SPLIT_METRIC] = float(chosen)
     headline[chosen_split.RATIO_METRIC] = float(ratio)
