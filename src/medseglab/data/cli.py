@@ -15,7 +15,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="dataset name (a key under `datasets:` in params.yaml)")
     p.add_argument("--out", default=None, help="output folder (default: data/prepared/<NAME>)")
     p.add_argument("--source", default=None, help="the dataset's folder (overrides datasets.<NAME>.source)")
-    p.add_argument("--format", default=None, help="isic2018 | gleason2019 | kits19 | folder | synthetic (overrides datasets.<NAME>.format)")
+    p.add_argument("--format", default=None, help="isic2018 | gleason2019 | kits19 | dicom | folder | synthetic (overrides datasets.<NAME>.format)")
     p.add_argument("--profile", default=None, help="profile whose image_size / max_images apply (default: params.yaml `profile`)")
     p.set_defaults(func=run_prepare)
 

@@ -112,35 +112,34 @@ def read_volume(path: Path) -> np.ndarray:
 
 
 class VolumeCache:
-    """Decoded volumes of the last few cases, shared by the slice loaders of the thread pool.
+    """Decoded volumes of the last few cases (or DICOM series), shared by the slice loaders of the
+    thread pool: ``get(key, build)`` calls ``build()`` once per key while the key stays cached.
 
     Records are sorted by image id, so one case's slices arrive together: a small cache means
-    each volume is decompressed once. It keeps the windowed 8-bit image and the binary target
+    each volume is decompressed once. kits19 keeps the windowed 8-bit image and the binary target
     (2 bytes a voxel, ~300 MB for a 600-slice KiTS19 case), not the raw HU.
     """
 
-    def __init__(self, lo: float, hi: float, size: int = 2):
-        self.lo, self.hi = lo, hi
+    def __init__(self, size: int = 2):
         self.size = size
         self.lock = threading.Lock()
-        self.case_locks: dict[str, threading.Lock] = {}
-        self.volumes: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.key_locks: dict[str, threading.Lock] = {}
+        self.volumes: OrderedDict[str, object] = OrderedDict()
 
-    def get(self, case: str, imaging: Path, segmentation: Path) -> tuple[np.ndarray, np.ndarray]:
+    def get(self, key: str, build):
         with self.lock:
-            case_lock = self.case_locks.setdefault(case, threading.Lock())
-        with case_lock:
+            key_lock = self.key_locks.setdefault(key, threading.Lock())
+        with key_lock:
             with self.lock:
-                if case in self.volumes:
-                    self.volumes.move_to_end(case)
-                    return self.volumes[case]
-            image = window_to_uint8(read_volume(imaging), self.lo, self.hi)
-            label = (read_volume(segmentation) > 0).astype(np.uint8)
+                if key in self.volumes:
+                    self.volumes.move_to_end(key)
+                    return self.volumes[key]
+            value = build()
             with self.lock:
-                self.volumes[case] = (image, label)
+                self.volumes[key] = value
                 while len(self.volumes) > self.size:
                     self.volumes.popitem(last=False)
-            return image, label
+            return value
 
 
 def _volume_cases(ctx: ImportContext) -> list[Record]:
@@ -157,7 +156,7 @@ def _volume_cases(ctx: ImportContext) -> list[Record]:
     if no_img:
         raise missing_pairs_error("mask without image", no_img, "the case folders",
                                   f"add the case's {IMAGING} or remove the case")
-    cache = VolumeCache(lo, hi)
+    cache = VolumeCache()
     records, axes = [], {}
     for case_dir in cases:
         imaging, segmentation = case_dir / IMAGING, case_dir / SEGMENTATION
@@ -183,7 +182,7 @@ def _volume_cases(ctx: ImportContext) -> list[Record]:
                 label_from_mask=LABELS,
                 source_image=f"{imaging}#slice={index}",
                 source_mask=f"{segmentation}#slice={index}",
-                load=_slice_loader(cache, case_dir.name, imaging, segmentation, axis, index, plan),
+                load=_slice_loader(cache, case_dir.name, imaging, segmentation, (lo, hi), axis, index, plan),
             ))
     if not records:
         raise DataError(
@@ -194,9 +193,12 @@ def _volume_cases(ctx: ImportContext) -> list[Record]:
     return records
 
 
-def _slice_loader(cache, case, imaging, segmentation, axis, index, plan):
+def _slice_loader(cache, case, imaging, segmentation, window, axis, index, plan):
+    def decode():
+        return window_to_uint8(read_volume(imaging), *window), (read_volume(segmentation) > 0).astype(np.uint8)
+
     def load(size):
-        gray_volume, target_volume = cache.get(case, imaging, segmentation)
+        gray_volume, target_volume = cache.get(case, decode)
         gray = take_slice(gray_volume, axis, index, plan)
         mask = take_slice(target_volume, axis, index, plan)
         return Image.fromarray(gray, mode="L").convert("RGB"), mask
