@@ -243,3 +243,29 @@ def test_bad_dicom_options_are_config_errors(tmp_path, options):
     _series(tmp_path / "src")
     with pytest.raises(ConfigError):
         prepare(tmp_path / "src", tmp_path / "o", options=options)
+
+
+def test_series_without_patient_id_is_its_own_group_with_a_warning(tmp_path, caplog):
+    _series(tmp_path / "src")
+    for path in (tmp_path / "src" / "s").glob("*.dcm"):
+        _without(path, "PatientID")
+    with caplog.at_level("WARNING"):
+        ds = prepare(tmp_path / "src", tmp_path / "o")
+    assert set(ds.manifest["group_id"]) == {"s"} and ds.info["importer"]["group_fallback_to_series"] == ["s"]
+    assert "no PatientID" in caplog.text and "options.group: series" in caplog.text
+
+
+def test_prepare_command_imports_a_dicom_series_and_names_a_bad_file(tmp_path, capsys):
+    from medseglab.cli import main
+
+    from .test_cli import PARAMS
+
+    _series(tmp_path / "src")
+    argv = ["prepare", "--dataset", "ct", "--format", "dicom", "--source", str(tmp_path / "src"), "--params", str(PARAMS),
+            "--set", "datasets.ct.image_size=[8,6]"]
+    assert main(argv + ["--out", str(tmp_path / "ok"), "--profile", "paper"]) == 0
+    assert len(load_prepared(tmp_path / "ok")) == 5 and "of ct (dicom" in capsys.readouterr().out
+    _without(tmp_path / "src" / "s" / "slice002.dcm", "PixelData")
+    assert main(argv + ["--out", str(tmp_path / "bad"), "--profile", "paper"]) == 2
+    assert "slice002.dcm: no pixel data" in capsys.readouterr().err
+    assert_nothing_left(tmp_path / "bad")
