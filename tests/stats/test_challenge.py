@@ -73,3 +73,11 @@ def test_table_without_counts_or_jaccard_is_a_clear_error():
     table = synthetic_study(n_images=4, splits=(0,), repeats=(0,)).drop(columns=["tp"])
     with pytest.raises(UserError, match="tp.*evaluate the study again"):
         with_jaccard(table)
+
+
+def test_a_table_without_counts_gets_no_isic_table_and_a_warning(tmp_path, caplog):
+    table = synthetic_study(n_images=8, splits=(0,), repeats=(0,), seed=1).drop(columns=["tp", "fp", "fn", "tn"])
+    with caplog.at_level("WARNING"):
+        write_report(table, tmp_path, StatsOptions(bootstrap=0), make_plots=False)
+    assert "no ISIC 2018 score" in caplog.text
+    assert "isic2018" not in json.loads((tmp_path / "metrics.json").read_text())

@@ -11,6 +11,7 @@ results can be set against the challenge leaderboard.
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.summary import INITS, model_values
 from medseglab.stats.tables import INIT_NAMES, Table, _labelled, fmt, fmt_count
 
+log = logging.getLogger(__name__)
 ISIC_DATASETS = frozenset({"skin"})  # the SPEC's ISIC 2018 dataset key
 VALUES = ("jaccard_isic", "jaccard", "dice")
 NAME = "isic2018"
@@ -79,6 +81,10 @@ def isic_2018(source: pd.DataFrame, level: str, dataset: str, split: int, ratio:
     """The ISIC 2018 Task 1 table and metrics of a skin study (None for other datasets).
     ``source``: the per-image table of the statistics' level (combined outputs, or the trainings')."""
     if dataset not in ISIC_DATASETS:
+        return None
+    if not ({"jaccard", "jaccard_isic"} <= set(source.columns) or set(COUNT_COLUMNS) <= set(source.columns)):
+        log.warning("warning: no ISIC 2018 score: the per-image table has neither jaccard columns nor the pixel "
+                    "counts tp, fp, fn, tn; evaluate the study again (medseglab study) to get it")
         return None
     summary = isic_summary(source, level, split, ratio)
     rows = []
