@@ -159,6 +159,8 @@ def read_header(path: Path) -> Slice:
     if not uid:
         raise DataError(f"{path}: no SeriesInstanceUID, so its series cannot be checked; re-export the series "
                         "from the scanner or PACS (anonymisers keep this tag)")
+    if "Rows" not in ds or "Columns" not in ds:
+        raise DataError(f"{path}: no Rows / Columns, so its pixel data cannot be read; re-export the file")
     spacing = _floats(ds, "PixelSpacing", 2, path)
     return Slice(
         path=path, series_uid=uid, patient_id=str(ds.get("PatientID", "") or "").strip(),
@@ -244,8 +246,9 @@ def label_indices(s: Slice, affine: np.ndarray, shape: tuple[int, ...], volume: 
     X, Y = s.orientation[:3], s.orientation[3:]
     r, c = np.mgrid[:s.rows, :s.columns]
     lps = s.position + (c[..., None] * s.spacing[1]) * X + (r[..., None] * s.spacing[0]) * Y
-    ras = lps * np.array([-1.0, -1.0, 1.0])
-    ijk = ras @ np.linalg.inv(affine)[:3, :3].T + np.linalg.inv(affine)[:3, 3]
+    ras = lps * np.array([-1.0, -1.0, 1.0])  # DICOM's patient axes are LPS, NIfTI's RAS
+    inverse = np.linalg.inv(affine)
+    ijk = ras @ inverse[:3, :3].T + inverse[:3, 3]
     index = np.round(ijk)
     off = float(np.abs(ijk - index).max())
     if off > GRID_TOLERANCE:
