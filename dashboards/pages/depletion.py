@@ -1,5 +1,6 @@
 """Depletion: the median (95% bootstrap CI) of each metric vs % of data used for training, LMI vs TII,
-with the paper's Table 2 median Dice as the reference."""
+with the paper's Table 2 median Dice as the reference; below it the fitted learning curves (median
+against training images, bootstrap bands) from the stats stage's ``stats/tables/learning_curves.csv``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ layout = html.Div([
     dcc.Graph(id="depletion-graph"),
     html.P("Each training % is taken from the chosen split when it was trained there, else its lowest split "
            "(as Table 2). The paper's values (dashed, open markers) exist for Dice only.", className="muted"),
+    dcc.Graph(id="depletion-learning-curve"),
+    html.P("Learning curve: an inverse power law fitted to the medians above against the number of training "
+           "images (docs/STATISTICS.md, Learning curves); beyond the largest training set it is an extrapolation.",
+           className="muted"),
 ])
 
 
@@ -35,3 +40,16 @@ def show(study_id, metric):
     split, _ = chosen(study_id)
     points = figures.depletion_points(describe, split, metric)
     return figures.depletion_figure(points, metric, info.get("dataset", ""), synthetic=bool(info.get("synthetic")))
+
+
+@callback(Output("depletion-learning-curve", "figure"), Input("study-select", "value"),
+          Input("depletion-metric", "value"))
+def show_learning_curve(study_id, metric):
+    if not study_id:
+        return figures.empty_figure("choose a study")
+    info = study_info(study_id) or {}
+    store = current().store
+    return figures.learning_curve_figure(
+        store.csv(study_id, "stats/tables/learning_curves.csv"), store.csv(study_id, "stats/tables/learning_curve_bands.csv"),
+        store.csv(study_id, "stats/tables/learning_curve_points.csv"), metric, info.get("dataset", ""),
+        synthetic=bool(info.get("synthetic")))

@@ -111,3 +111,34 @@ def test_figures_take_the_compact_table_the_store_reads(make_per_image):
     assert list(figures.image_metrics(table, "img01")["init"]) == ["lmi", "tii"]
     assert len(figures.violin_figure(table, "dice").data) == 2
     assert figures.paired_deltas(table, "dice").equals(figures.paired_deltas(plain, "dice"))
+
+
+def test_learning_curve_figure_draws_the_logged_fits_and_bands(tmp_path):
+    """From the stats stage's own learning_curves.csv / _bands / _points of a demo-shaped study."""
+    from medseglab.stats.learning_curve import Fit
+    from medseglab.stats.learning_study import CurveOptions
+    from medseglab.stats.report import write_report
+    from medseglab.stats.summary import StatsOptions
+    from medseglab.stats.synthetic import synthetic_study
+
+    table = synthetic_study(ratios=(80, 20, 10), splits=(0,), repeats=(0,), n_images=20)
+    table["dice"] = (table["dice"] - table["ratio"].map({80: 0.0, 20: 0.08, 10: 0.15})).clip(0, 1)
+    write_report(table, tmp_path, StatsOptions(bootstrap=20), curve_options=CurveOptions(bootstrap=50), make_plots=False)
+    read = lambda name: pd.read_csv(tmp_path / "tables" / f"{name}.csv")  # noqa: E731
+    summary, bands, points = read("learning_curves"), read("learning_curve_bands"), read("learning_curve_points")
+    fig = figures.learning_curve_figure(summary, bands, points, "dice", "skin", synthetic=True)
+    names = [t.name for t in fig.data]
+    assert "TII 95% bootstrap band" in names and "LMI 95% bootstrap band" in names
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis.title.text.startswith("training images")
+    tii = next(t for t in fig.data if t.name.startswith(figures.INIT_NAMES["tii"] + ": fit"))
+    row = summary[(summary["metric"] == "dice") & (summary["init"] == "tii")].iloc[0]
+    expected = Fit(row["model"], row["a"], row["b"], row["c"], row["n_ref"], 0.0, 3).predict(np.asarray(tii.x))
+    assert np.allclose(tii.y, expected)  # the curve is the logged law, evaluated
+    median = next(t for t in fig.data if t.name == "TII median")
+    assert len(median.x) == 3 and median.error_y.array is not None
+    assert any("images for median 0.9" in a.text for a in fig.layout.annotations)
+    assert "SYNTHETIC" in fig.layout.title.text
+    none = figures.learning_curve_figure(summary.assign(model="none", note="1 training % (at least 2 needed)"), bands,
+                                         points, "dice", "skin")
+    assert "at least 2 needed" in none.layout.annotations[0].text
+    assert "run `medseglab stats`" in figures.learning_curve_figure(None, None, None, "dice", "skin").layout.annotations[0].text

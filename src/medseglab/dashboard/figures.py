@@ -190,6 +190,62 @@ def depletion_figure(points: pd.DataFrame, metric: str, dataset: str, *, synthet
     return fig
 
 
+def learning_curve_figure(summary: pd.DataFrame | None, bands: pd.DataFrame | None, points: pd.DataFrame | None,
+                          metric: str, dataset: str, *, synthetic: bool = False) -> go.Figure:
+    """The fitted learning curves of ``stats/tables/learning_curves.csv`` (median score = a - b (n/n_ref)^-c
+    against training images, log x), their bootstrap bands (``learning_curve_bands.csv``) and the medians
+    they were fitted to (``learning_curve_points.csv``), per init; the target on Dice."""
+    from medseglab.stats.learning_curve import Fit
+
+    if summary is None or summary.empty:
+        return empty_figure("no learning curves yet: run `medseglab stats` on this study")
+    rows = summary[summary["metric"] == metric]
+    fitted = rows[rows["model"] != "none"]
+    if fitted.empty:
+        note = rows["note"].iloc[0] if not rows.empty else f"no learning curve of {metric}"
+        return empty_figure(f"no learning curve: {note}")
+    fig = go.Figure()
+    n_max = float(fitted["n_full"].max()) * 10
+    for init in INITS:
+        rec = fitted[fitted["init"] == init]
+        if rec.empty:
+            continue
+        r = rec.iloc[0]
+        colour, name = INIT_COLOURS[init], INIT_NAMES[init]
+        band = bands[(bands["metric"] == metric) & (bands["init"] == init)] if bands is not None else pd.DataFrame()
+        if not band.empty and band["band_low"].notna().any():
+            fig.add_scatter(x=list(band["n_train"]) + list(band["n_train"][::-1]),
+                            y=list(band["band_high"]) + list(band["band_low"][::-1]), fill="toself", mode="lines",
+                            line={"width": 0}, fillcolor=colour, opacity=0.15, hoverinfo="skip",
+                            name=f"{init.upper()} 95% bootstrap band", legendgroup=init)
+        grid = np.asarray(band["n_train"], dtype=float) if not band.empty else np.geomspace(1, n_max, 80)
+        curve = Fit(r["model"], r["a"], r["b"], r["c"], r["n_ref"], r["rmse"], int(r["n_points"])).predict(grid)
+        fig.add_scatter(x=grid, y=curve, mode="lines", line_color=colour, legendgroup=init,
+                        name=f"{name}: fit ({r['model']}, {int(r['n_points'])} points)",
+                        hovertemplate="%{x:,.0f} images<br>fit %{y:.4f}<extra>" + init.upper() + "</extra>")
+        pts = points[(points["metric"] == metric) & (points["init"] == init)] if points is not None else pd.DataFrame()
+        if not pts.empty:
+            fig.add_scatter(x=pts["n_train"], y=pts["median"], mode="markers", marker={"color": colour, "size": 8},
+                            name=f"{init.upper()} median", legendgroup=init, customdata=pts["train_pct"],
+                            error_y={"type": "data", "array": pts["ci_high"] - pts["median"],
+                                     "arrayminus": pts["median"] - pts["ci_low"], "visible": True},
+                            hovertemplate="%{customdata}% train, %{x:,.0f} images<br>median %{y:.4f}<extra>"
+                                          + init.upper() + "</extra>")
+    name = METRIC_NAMES.get(metric, metric)
+    target = float(fitted["target"].iloc[0])
+    if metric == "dice":
+        fig.add_hline(y=target, line_dash="dot", line_color="black", annotation_text=f"target {target:g}")
+    needs = "; ".join(f"{i.upper()}: {t}" for i, t in zip(fitted["init"], fitted["target_result"]))
+    fig.update_layout(title=_title(f"{dataset}: learning curve of the median {name}", synthetic),
+                      xaxis={"title": "training images (log scale)", "type": "log"},
+                      yaxis={"title": f"median {name}"}, height=480,
+                      annotations=[{"text": f"images for median {target:g}: {needs}", "showarrow": False, "x": 0,
+                                    "y": -0.22, "xref": "paper", "yref": "paper", "xanchor": "left",
+                                    "font": {"size": 11}}],
+                      margin={"b": 110})
+    return fig
+
+
 def label_distribution_figure(report: pd.DataFrame, *, synthetic: bool = False) -> go.Figure:
     """Clinical label counts per split, ratio and subset (train/test) from ``splits/split_report.csv``
     (columns split, ratio, subset, clinical_label, n_images)."""

@@ -10,7 +10,10 @@
   (``n_test``, ``n``, ``count_high``) as integers; ``synthetic`` 1/0 when the data source is known;
   for skin ``isic2018`` (the ISIC 2018 Task 1 score per init, ``stats.challenge``; ``tables/isic2018.*``);
 - ``depletion.csv``: train_pct, init, split, <metric>_median, paper_dice_median (``dvc plots``);
-- ``plots/*.png``: distributions per init, delta_m histograms, depletion curves;
+- ``plots/*.png``: distributions per init, delta_m histograms, depletion curves, learning curves;
+- ``tables/learning_curves.csv`` (+ ``learning_curve_backtest``, ``_points``, ``_bands``, the display table
+  ``learning_curves_summary``): the inverse power law of median score against training images
+  (``stats.learning_study``), ``learning_curve`` in metrics.json;
 - ``delta_m.parquet``: the per-image TII - LMI differences; ``combined_per_image.parquet``
   when the repeats were combined from their probability maps.
 """
@@ -25,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from medseglab.io import atomic_dir, write_csv, write_json, write_parquet
-from medseglab.stats import challenge, plots
+from medseglab.stats import challenge, learning_report, plots
 from medseglab.stats import selection as chosen_split
 from medseglab.stats.provenance import UNKNOWN, Provenance
 from medseglab.stats.summary import ALL_LABELS, INITS, StatsOptions, StudyStatistics, compute_statistics
+from medseglab.stats.learning_study import CurveOptions, LearningCurves, learning_curves
 from medseglab.stats.tables import build_tables, main_ratio
 from medseglab.stats.render import write_tables
 
@@ -45,6 +49,7 @@ class Report:
     ratio: int = 80  # the ratio of the split selection (Table 1's)
     selection: dict = dataclasses.field(default_factory=dict)  # selection.json's content
     logged_to: str | None = None  # the study run the report was logged on
+    learning: LearningCurves | None = None  # the learning curves (tables/learning_curves.csv)
 
     def chosen_line(self) -> str:
         """``skin: split 1 chosen (source)``: where the selection is recorded."""
@@ -123,12 +128,16 @@ def write_report(
     provenance: Provenance = UNKNOWN,
     stage: str = "stats",
     run_id: str | None = None,
+    curve_options: CurveOptions | None = None,
+    train_sizes: pd.DataFrame | None = None,
 ) -> Report:
     """Compute the statistics of one dataset's study and write the report folder (see module doc).
 
     ``provenance`` (``stats.provenance.study_provenance``): synthetic data and the TII weights are
     said in every table and plot; unknown by default. ``stage`` (stats | report) and ``run_id`` (the
-    study run) go into ``selection.json``."""
+    study run) go into ``selection.json``. ``curve_options`` (params ``stats.learning_curve``) and
+    ``train_sizes`` (split, ratio, n_train, n_test: the split report; None = estimated from the test
+    sets) are the learning curves'."""
     from medseglab.errors import UserError
 
     if dataset is not None:
@@ -147,16 +156,21 @@ def write_report(
                                main_ratio(stats), provenance)  # skin only: the ISIC 2018 Task 1 score beside Dice
     if isic is not None:
         tables[isic.table.name] = isic.table
+    learning = learning_curves(stats, per_repeat, curve, main_ratio(stats), curve_options or CurveOptions(), train_sizes)
+    tables["learning_curves_summary"] = learning_report.summary_table(learning, dataset, provenance)
     out_dir = Path(out_dir)
     title = provenance.caption(
         f"medseglab statistics: {dataset} ({'combined outputs' if stats.level == 'combined' else 'repeat means'})")
     with atomic_dir(out_dir / "tables") as tmp:  # no stale table of an earlier run survives
         names = write_tables(
             tables, tmp, title,
-            extra={"statistics_describe": stats.describe, "statistics_compare": stats.compare, "split_selection": selection},
+            extra={"statistics_describe": stats.describe, "statistics_compare": stats.compare, "split_selection": selection,
+                   "learning_curves": learning.summary, "learning_curve_backtest": learning.backtest,
+                   "learning_curve_points": learning.points, "learning_curve_bands": learning.bands},
         )
     files = [out_dir / "tables" / f.name for f in names]
     metrics = headline_metrics(stats, chosen, curve)
+    metrics["learning_curve"] = learning_report.headline(learning)
     if provenance.synthetic is not None:
         metrics["synthetic"] = int(provenance.synthetic)
     if isic is not None:
@@ -187,13 +201,15 @@ def write_report(
                 plots.depletion(curve, ["dice", "auroc_mask", "sensitivity", "specificity"],
                                 f"{dataset}: medians by training data", plot_dir / "depletion.png",
                                 provenance=provenance),
+                learning_report.plot(learning, f"{dataset}: learning curves (median score vs training images)",
+                                     plot_dir / "learning_curves.png", provenance=provenance),
             ]
         files += [out_dir / "plots" / f.name for f in made]
-    headline = flatten_numbers({k: metrics[k] for k in ("table1", challenge.NAME) if k in metrics})
+    headline = flatten_numbers({k: metrics[k] for k in ("table1", challenge.NAME, "learning_curve") if k in metrics})
     headline = {k: v for k, v in headline.items() if not k.endswith(".n.tii") and not k.endswith(".n.lmi")}
     headline[chosen_split.SPLIT_METRIC] = float(chosen)
     headline[chosen_split.RATIO_METRIC] = float(ratio)
-    return Report(dataset, out_dir, stats.level, chosen, metrics, headline, files, ratio, record)
+    return Report(dataset, out_dir, stats.level, chosen, metrics, headline, files, ratio, record, learning=learning)
 
 
 def depletion_wide(curve: pd.DataFrame, split: int) -> pd.DataFrame:

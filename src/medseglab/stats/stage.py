@@ -82,18 +82,49 @@ def _study_tag(run_id: str | None, tag: str, uri: str) -> str | None:
 
 
 def _write(table, out: Path, options, combined, dataset: str, plots: bool, provenance=None, *, stage: str = "stats",
-           run_id: str | None = None):
+           run_id: str | None = None, params: dict | None = None, split_report=None):
+    from medseglab.stats.learning_study import CurveOptions, train_sizes_from_split_report
     from medseglab.stats.provenance import UNKNOWN
     from medseglab.stats.report import write_report
 
+    sizes = train_sizes_from_split_report(split_report) if split_report is not None else None
     return write_report(table, out, options, combined=combined, dataset=dataset, make_plots=plots,
-                        provenance=provenance or UNKNOWN, stage=stage, run_id=run_id)
+                        provenance=provenance or UNKNOWN, stage=stage, run_id=run_id,
+                        curve_options=CurveOptions.from_params(params or {}), train_sizes=sizes)
+
+
+def _run_split_report(run_id: str | None, uri: str):
+    """The study's ``splits/split_report.csv`` (train set sizes for the learning curves); None when the
+    run has none (an older study: the sizes are then estimated from the test sets)."""
+    if not run_id:
+        return None
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from medseglab.tracking.runs import read_artifact
+
+    try:
+        return read_artifact(run_id, "splits/split_report.csv", pd.read_csv, uri=uri)
+    except (MlflowException, OSError):
+        return None
+
+
+def _folder_split_report(folder):
+    """``<splits_dir>/split_report.csv`` of a DVC study (None when absent)."""
+    import pandas as pd
+
+    path = Path(folder or "") / "split_report.csv"
+    return pd.read_csv(path) if folder and path.is_file() else None
 
 
 def describe(report) -> str:
     """What the CLI prints about a report: the chosen split and where it is recorded, the level, Table 1."""
+    from medseglab.stats.learning_report import lines
+
+    learning = "\n".join(lines(report.learning)) + "\n" if report.learning is not None else ""
     return (f"{report.chosen_line()}; statistics on {report.level} values; "
-            f"tables in {report.out_dir / 'tables'}\n" + (report.out_dir / "tables" / "table1.md").read_text())
+            f"tables in {report.out_dir / 'tables'}\n" + (report.out_dir / "tables" / "table1.md").read_text()
+            + learning)
 
 
 def _log(report, parent: str, params: dict) -> None:
@@ -110,10 +141,12 @@ def study_stats(params: dict, dataset: str, run_id: str | None = None, *, out: s
     Returns (``stats.report.Report``, the parent run id it was logged on, None when not logged)."""
     from medseglab import tracking
     from medseglab.config import resolve
+    from medseglab.stats.learning_study import CurveOptions
     from medseglab.stats.provenance import study_provenance
     from medseglab.stats.summary import StatsOptions
 
     options = StatsOptions.from_params(params)
+    CurveOptions.from_params(params)  # a config error before any work
     _quiet_downloads()
     resolve(params, dataset)  # a clear error for an unknown dataset
     uri = tracking.tracking_uri(params)
@@ -123,7 +156,7 @@ def study_stats(params: dict, dataset: str, run_id: str | None = None, *, out: s
     combined = combined_or_none(table, level, params, run.data.tags.get("medseglab.profile"), options, parent)
     provenance = study_provenance(run, params, uri=uri)
     report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots, provenance,
-                    stage="stats", run_id=parent)
+                    stage="stats", run_id=parent, params=params, split_report=_run_split_report(parent, uri))
     if log:
         _log(report, parent, params)
     return report, parent if log else None
@@ -144,8 +177,9 @@ def table_stats(params: dict, dataset: str, table_path: str | Path, run_id: str 
     combined = combined_or_none(table, level, params, None, options) if level == "combined" else None
     # a bare table has no known provenance (no label); one tied to a study run has the study's
     provenance = report_provenance(dataset, params, run_id, tracking.tracking_uri(params)) if run_id else None
+    sizes = _run_split_report(run_id, tracking.tracking_uri(params)) if run_id else None
     report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots, provenance,
-                    stage="stats", run_id=run_id)
+                    stage="stats", run_id=run_id, params=params, split_report=sizes)
     if not (run_id and log):
         return report, None
     parent = tracking.find_study(dataset, run_id, params).info.run_id
@@ -194,7 +228,7 @@ def results_report(params: dict, dataset: str, results: str | Path = "results", 
     combined = combined_or_none(table, level, params, study.get("profile"), options, parent)
     provenance = report_provenance(dataset, params, parent if reachable else None, uri)
     report = _write(table, Path(out or Path("reports") / dataset), options, combined, dataset, plots, provenance,
-                    stage="report", run_id=parent)
+                    stage="report", run_id=parent, params=params, split_report=_folder_split_report(study.get("splits_dir")))
     if log is False or (log is None and not reachable):
         return report, None
     _log(report, parent, params)

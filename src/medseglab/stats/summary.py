@@ -49,6 +49,7 @@ class StatsOptions:
         from medseglab.config import ConfigError
 
         section = dict(params.get("stats") or {})
+        section.pop("learning_curve", None)  # its own options: stats.learning_study.CurveOptions
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(section) - known)
         if unknown:
