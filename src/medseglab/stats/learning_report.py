@@ -136,7 +136,7 @@ def plot(curves: LearningCurves, title: str, path: str | Path, provenance: Prove
     """Per metric: the medians (bootstrap CI) against training images (log axis), the fitted curve and its
     band per init, the backtest's curve (dotted) with its prediction (x), the target on Dice, and the
     dataset's size at 1x, 2x, 10x (grey)."""
-    from medseglab.stats.plots import COLORS, _finish, _subplots, bounded_limits
+    from medseglab.stats.plots import COLORS, _finish, _subplots, median_panel
 
     metrics = list(dict.fromkeys(curves.summary["metric"])) if not curves.summary.empty else []
     fig, axes = _subplots(max(1, len(metrics)), 3.4, 3.4)
@@ -174,13 +174,8 @@ def plot(curves: LearningCurves, title: str, path: str | Path, provenance: Prove
             ax.annotate(f"{k}x data", (k * curves.n_full, 0.01), xycoords=("data", "axes fraction"), rotation=90,
                         fontsize=7, color="0.4", ha="right", va="bottom")
         ax.set_xscale("log")
-        limits = bounded_limits(np.concatenate(shown) if shown else [], metric)
-        if limits is not None:
-            ax.set_ylim(*limits)
-        ax.set_xlabel("training images (log scale)")
-        ax.set_title(f"median {METRIC_NAMES.get(metric, metric)}")
+        median_panel(ax, shown, metric, "training images (log scale)")
     if handles:
         fig.legend(list(handles.values()), [h.get_label() if k == "backtest" else k for k, h in handles.items()],
-                   loc="outside lower center", ncol=min(len(handles), 3),
-                   fontsize=8, frameon=False)
+                   loc="outside lower center", ncol=min(len(handles), 3), fontsize=8, frameon=False)
     return _finish(fig, title, path, provenance)

@@ -124,8 +124,6 @@ def depletion(curve: pd.DataFrame, metrics, title: str, path: str | Path, proven
     """Median of each metric by training %, one line per init, every point marked (a single ratio
     is a point, not an invisible line); the paper's Dice dashed with open markers. x ticks are the
     training percentages present; y-limits stay within [0, 1] for the bounded metrics."""
-    from medseglab.stats.tables import METRIC_NAMES
-
     metrics = [m for m in metrics if f"{m}_median" in curve.columns]
     fig, axes = _subplots(len(metrics), 3.0, 3.2)
     ratios = sorted(int(r) for r in curve["train_pct"].dropna().unique())
@@ -151,12 +149,20 @@ def depletion(curve: pd.DataFrame, metrics, title: str, path: str | Path, proven
         pad = max(5.0, 0.08 * span)
         if ratios:
             ax.set_xlim(min(ratios) - pad, max(ratios) + pad)
-        limits = bounded_limits(np.concatenate(shown) if shown else [], metric)
-        if limits is not None:
-            ax.set_ylim(*limits)
-        ax.set_xlabel("training data (%)")
-        ax.set_title(f"median {METRIC_NAMES.get(metric, metric)}")
+        median_panel(ax, shown, metric, "training data (%)")
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=len(handles), fontsize=8,
                    frameon=False)
     return _finish(fig, title, path, provenance)
+
+
+def median_panel(ax, shown: list, metric: str, xlabel: str) -> None:
+    """A panel of medians by training data: y-limits around the values ``shown`` (within [0, 1] for a
+    bounded metric), the x label and the metric's title."""
+    from medseglab.stats.tables import METRIC_NAMES
+
+    limits = bounded_limits(np.concatenate(shown) if shown else [], metric)
+    if limits is not None:
+        ax.set_ylim(*limits)
+    ax.set_xlabel(xlabel)
+    ax.set_title(f"median {METRIC_NAMES.get(metric, metric)}")
