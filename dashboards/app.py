@@ -13,6 +13,8 @@ Routes besides Dash's own:
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import dash
@@ -20,6 +22,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from dashboards import context as ctx
+from dashboards import plotly_bundle
 from medseglab.dashboard import safety
 from medseglab.dashboard.data import StudyStore, to_png
 from medseglab.dashboard.images import Pictures, clamp_width, file_picture
@@ -153,9 +156,25 @@ def _layout() -> html.Div:
     ])
 
 
+def _warm(store: StudyStore) -> None:
+    """Read what the pages show first, in the background, as the server starts: the per-image table of
+    the study the selector opens with (the newest finished one) and its default split and ratio. The first
+    page that needs them (Distributions, Image, Ensemble) then finds them read: at 750 runs that read is
+    2 M rows. A request arriving meanwhile waits for this read instead of starting its own."""
+    from dashboards.components import default_regime
+
+    try:
+        _, study_id = _study_options(store, None)
+        if study_id and store.study_keys(study_id):
+            store.regime(study_id, *default_regime(study_id))
+    except Exception:  # noqa: BLE001 - a failed warm-up only means the first page reads for itself
+        logging.getLogger(__name__).warning("warming the dashboard's cache failed", exc_info=True)
+
+
 def create_app(uri: str, *, mlflow_ui: str | None = None, token: str | None = None,
-               queue_path: str | Path | None = None) -> dash.Dash:
-    """The dashboard of the tracking store at ``uri`` (``sqlite:///...`` or ``http://...``)."""
+               queue_path: str | Path | None = None, warm: bool = True) -> dash.Dash:
+    """The dashboard of the tracking store at ``uri`` (``sqlite:///...`` or ``http://...``); ``warm``:
+    read the newest study's tables in a background thread as it starts (:func:`_warm`)."""
     from medseglab.ensemble.queue import default_queue_path
 
     # Import MLflow before the server's threads do: two callbacks importing it at once for the first time
@@ -176,6 +195,9 @@ def create_app(uri: str, *, mlflow_ui: str | None = None, token: str | None = No
                     title="medseglab", suppress_callback_exceptions=True, update_title=None)
     app.layout = _layout
     _add_routes(app.server, context)
+    plotly_bundle.install(app)
+    if warm:
+        threading.Thread(target=_warm, args=(store,), name="medseglab-dashboard-warm", daemon=True).start()
 
     @app.callback(Output("study-select", "options"), Output("study-select", "value"),
                   Input("studies-refresh", "n_intervals"), dash.State("study-select", "value"),

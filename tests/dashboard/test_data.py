@@ -37,3 +37,50 @@ def test_artifacts_outside_the_run_are_not_read(fake_store):
         assert store.local_file(rid, path) is None, path
     assert store.local_file("not-a-run", "explain/pic.png") is None
     assert store.csv(rid, "stats/tables/table1.csv") is None  # absent: the page says which stage to run
+
+
+def test_concurrent_reads_of_one_key_make_it_once(tmp_path):
+    import threading
+    import time
+
+    store = data.StudyStore("sqlite:///unused.db", cache_dir=tmp_path)
+    made, results = [], []
+
+    def slow():
+        made.append(1)
+        time.sleep(0.3)
+        return object()
+
+    threads = [threading.Thread(target=lambda: results.append(store._cached(("k",), slow))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and len(results) == 5 and all(r is results[0] for r in results)
+
+
+def test_a_failed_read_lets_the_next_caller_read(tmp_path):
+    import pytest
+
+    store = data.StudyStore("sqlite:///unused.db", cache_dir=tmp_path)
+    with pytest.raises(OSError):
+        store._cached(("k",), lambda: (_ for _ in ()).throw(OSError("disk")))
+    assert store._cached(("k",), lambda: 42) == 42
+
+
+def test_the_app_reads_the_newest_study_as_it_starts(fake_store, tmp_path, monkeypatch):
+    import threading
+
+    from dashboards import context as ctx
+    from dashboards.app import create_app
+
+    reads = []
+    original = data.compact
+    monkeypatch.setattr(data, "compact", lambda frame: reads.append(len(frame)) or original(frame))
+    create_app(fake_store["uri"], queue_path=tmp_path / "review.db")
+    for thread in threading.enumerate():
+        if thread.name == "medseglab-dashboard-warm":
+            thread.join(60)
+    assert len(reads) == 1  # read in the background...
+    ctx.current().store.per_image(fake_store["run_id"])
+    assert len(reads) == 1  # ...so the first page finds it read

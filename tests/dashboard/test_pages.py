@@ -29,11 +29,22 @@ def test_the_study_logged_its_split_tables(tiny_study):
     assert names == {"splits/split_report.csv", "splits/split_overlap.csv"}
 
 
+# trace types on the page that the loaded plotly.js does not know (the dashboard serves the cartesian
+# partial bundle, dashboards/plotly_bundle.py: a figure with another trace type would draw nothing)
+UNKNOWN_TRACES_JS = """() => {
+  const graphs = [...document.querySelectorAll('.js-plotly-plot')];
+  if (!graphs.length) return [];
+  const known = new Set(Object.keys(window.Plotly.PlotSchema.get().traces));
+  return graphs.flatMap(gd => (gd.data || []).map(t => t.type || 'scatter')).filter(t => !known.has(t));
+}"""
+
+
 def test_every_page_renders_without_console_errors(study_page):
     for path, heading in PAGES.items():
         page = study_page.open(path, settle_ms=1500)
         assert page.locator("h2").first.inner_text().startswith(heading), path
         assert not study_page.broken_images(), (path, study_page.broken_images())
+        assert page.evaluate(UNKNOWN_TRACES_JS) == [], path
     assert not study_page.errors, study_page.errors
 
 

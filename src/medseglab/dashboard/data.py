@@ -81,6 +81,7 @@ class StudyStore:
         self._studies: tuple[float, pd.DataFrame] | None = None
         self._artifacts: dict[tuple, Any] = {}
         self._artifact_order: list[tuple] = []
+        self._pending: dict[tuple, threading.Event] = {}  # keys being read: the others wait for that read
         self.max_cached = 256
 
     # -- MLflow through medseglab.tracking -----------------------------------------------------
@@ -192,15 +193,27 @@ class StudyStore:
 
     # -- artifacts -------------------------------------------------------------------------------
     def _cached(self, key: tuple, make: Callable[[], Any]):
-        with self._lock:
-            if key in self._artifacts:
-                return self._artifacts[key]
-        value = make()
-        with self._lock:
-            self._artifacts[key] = value
-            self._artifact_order.append(key)
-            while len(self._artifact_order) > self.max_cached:
-                self._artifacts.pop(self._artifact_order.pop(0), None)
+        """``make()`` once per key: concurrent callers of a key being made wait for it instead of making
+        their own copy (50 clients opening a 750-run study at once would each read its 2 M-row table)."""
+        while True:
+            with self._lock:
+                if key in self._artifacts:
+                    return self._artifacts[key]
+                pending = self._pending.get(key)
+                if pending is None:
+                    self._pending[key] = threading.Event()
+                    break
+            pending.wait()  # then the value is cached, or its make failed and this caller tries itself
+        try:
+            value = make()
+            with self._lock:
+                self._artifacts[key] = value
+                self._artifact_order.append(key)
+                while len(self._artifact_order) > self.max_cached:
+                    self._artifacts.pop(self._artifact_order.pop(0), None)
+        finally:
+            with self._lock:
+                self._pending.pop(key).set()
         return value
 
     def artifact(self, run_id: str, path: str, read: Callable[[Path], Any]):
