@@ -7,6 +7,8 @@ Routes besides Dash's own:
   run's artifacts is a 404;
 - ``/data/<study_id>/<image_id>?view=input|gt``: input / ground truth from the study's prepared data;
 - ``/review-mask/<dataset>/<image_id>/<candidate>``: a queued candidate mask (path from the queue DB);
+- ``/report/<run_id>``: the study's HTML report (its artifact ``report/study_report.html`` and no other
+  path), as text/html under a Content-Security-Policy that lets it fetch nothing;
 - ``/login``: with ``MEDSEGLAB_DASHBOARD_TOKEN`` set, every other request needs the token (cookie
   set here, or the ``X-Medseglab-Token`` header); write callbacks check it again.
 """
@@ -33,8 +35,9 @@ NAV = [("/", "Studies"), ("/statistics", "Statistics"), ("/depletion", "Depletio
        ("/distributions", "Distributions"), ("/image", "Image"), ("/splits", "Splits"), ("/gradcam", "Grad-CAM"),
        ("/ensemble", "Ensemble"), ("/umap", "UMAP"), ("/review", "Review queue"), ("/registry", "Registry")]
 
-PICTURE_PREFIXES = ("/img/", "/data/", "/review-mask/")
-PICTURE_ENDPOINTS = ("artifact_image", "dataset_image", "review_mask")
+# Routes that answer with a file: their prefix is answered by the route or not at all.
+PICTURE_PREFIXES = ("/img/", "/data/", "/review-mask/", "/report/")
+PICTURE_ENDPOINTS = ("artifact_image", "dataset_image", "review_mask", "study_report")
 
 LOGIN_PAGE = """<!doctype html><html><head><title>medseglab dashboard: log in</title></head>
 <body style="font-family:sans-serif;margin:3em"><h2>medseglab dashboard</h2>
@@ -92,6 +95,22 @@ def _add_routes(server: flask.Flask, context: ctx.Context) -> None:
         args = flask.request.args
         return _png(context.pictures.artifact(run_id, artifact_path, image=args.get("image"), view=args.get("view"),
                                               width=clamp_width(args.get("w"))))
+
+    @server.route("/report/<run_id>")
+    def study_report(run_id: str):
+        from medseglab.report.html import CSP
+        from medseglab.report.stage import ARTIFACT
+
+        local = context.store.local_file(run_id, ARTIFACT) if safety.valid_run_id(run_id) else None
+        if local is None:
+            return flask.Response("no study report on this run yet: make it with `medseglab report --dataset "
+                                  "<dataset> --html --run-id <run id>`", status=404, mimetype="text/plain")
+        response = flask.make_response(local.read_bytes())
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+        response.headers["Content-Security-Policy"] = CSP  # the report fetches nothing and runs no script
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-cache"
+        return response
 
     @server.route("/data/<study_id>/<image_id>")
     def dataset_image(study_id: str, image_id: str):

@@ -173,3 +173,54 @@ def mlflow_server_in():
     """``with mlflow_server_in(root) as server:`` a real `mlflow server` over a store in ``root``; each
     test package starts its own, so their runs never meet."""
     return _running_mlflow_server
+
+
+# --- a finished tiny study and a headless browser (the dashboard's and the study report's tests) ----
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDSEGLAB = str(Path(sys.executable).with_name("medseglab"))
+CHROMIUM = os.environ.get("MEDSEGLAB_CHROMIUM", "/usr/bin/chromium")
+TINY_STUDY = [
+    "profiles.demo.image_size=[32,32]", "profiles.demo.epochs=1", "profiles.demo.splits=[0,1]",
+    "profiles.demo.repeats=[0]", "datasets.skin.n_images=24", "train.val_fraction=0",
+    "profiles.demo.depletion={ratios: [40], splits: [0], repeats: [0]}", "stats.bootstrap=200",
+]
+
+
+def quiet_env(**extra) -> dict:
+    return {**os.environ, "MEDSEGLAB_NO_PROGRESS": "1", "MEDSEGLAB_OFFLINE": "1", **extra}
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory, mlflow_db_template):
+    """A finished tiny study (2 splits x 1 repeat x 2 inits at 32x32, 1 epoch, plus one depleted ratio)
+    with stats, ensemble and explain, via `medseglab study --analyze` (slow; built once per session)."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("dashboard-study")
+    shutil.copy(mlflow_db_template, folder / "mlflow.db")
+    shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    cmd = [MEDSEGLAB, "study", "--dataset", "skin", "--analyze"] + [a for s in TINY_STUDY for a in ("--set", s)]
+    done = subprocess.run(cmd, cwd=folder, env=quiet_env(MLFLOW_TRACKING_URI=uri), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    study = [r for r in client.search_runs([client.get_experiment_by_name("medseglab/skin").experiment_id],
+                                           "tags.`medseglab.kind` = 'study'")][0]
+    return {"uri": uri, "folder": folder, "run_id": study.info.run_id}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Playwright's Chromium from /usr/bin/chromium (Playwright downloads no browser here)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not found: `make setup` installs Debian's chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()

@@ -15,7 +15,8 @@ dash.register_page(__name__, path="/", name="Studies", title="medseglab: studies
 
 layout = html.Div([
     html.H2("Studies"),
-    html.P("Each study is an MLflow parent run whose children are its trainings (finished / running / failed).",
+    html.P("Each study is an MLflow parent run whose children are its trainings (finished / running / failed). "
+           "'report' opens a finished study's HTML report (made by `medseglab report --html`).",
            className="muted"),
     dcc.Interval(id="studies-live", interval=3000),
     html.Div(id="studies-table"),
@@ -43,4 +44,4 @@ def show(_):
                                                        f"{progress[r['run_id']]['expected']} trainings finished"),
                         config={"displayModeBar": False})
               for r in running.to_dict("records")]
-    return table(rows, "studies-grid", markdown=("MLflow",)), graphs or html.P("no study is running", className="muted")
+    return table(rows, "studies-grid", markdown=("MLflow", "report")), graphs or html.P("no study is running", className="muted")

@@ -2,20 +2,16 @@
 
 - ``fake_store``: a tracking store with one hand-made study run (no training; seconds), for the routes
   and the safety checks;
-- ``tiny_study``: a real study (2 splits x 1 repeat x 2 inits at 32x32, 1 epoch, plus one depleted
-  ratio) through `medseglab study --analyze`, so stats, ensemble and explain artifacts exist (slow);
 - ``serve``: ``medseglab dashboard`` on a free loopback port, stopped at the end of the test;
-- ``browser``: Playwright's Chromium from /usr/bin/chromium (Playwright downloads no browser here).
+- ``tiny_study`` and ``browser`` are in tests/conftest.py (the study report's tests use them too).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -24,14 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MEDSEGLAB = str(Path(sys.executable).with_name("medseglab"))
-CHROMIUM = os.environ.get("MEDSEGLAB_CHROMIUM", "/usr/bin/chromium")
-TINY_STUDY = [
-    "profiles.demo.image_size=[32,32]", "profiles.demo.epochs=1", "profiles.demo.splits=[0,1]",
-    "profiles.demo.repeats=[0]", "datasets.skin.n_images=24", "train.val_fraction=0",
-    "profiles.demo.depletion={ratios: [40], splits: [0], repeats: [0]}", "stats.bootstrap=200",
-]
+from conftest import MEDSEGLAB, quiet_env  # noqa: E402  (tests/conftest.py, shared with the report tests)
 
 
 def free_port() -> int:
@@ -67,10 +56,6 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def quiet_env(**extra) -> dict:
-    return {**os.environ, "MEDSEGLAB_NO_PROGRESS": "1", "MEDSEGLAB_OFFLINE": "1", **extra}
-
-
 @pytest.fixture
 def serve(tmp_path):
     """``serve(uri, token=None, queue=None, host="127.0.0.1")`` -> base URL of a running dashboard."""
@@ -96,18 +81,6 @@ def serve(tmp_path):
     yield start
     for proc in procs:
         stop(proc)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: `make setup` installs Debian's chromium (apt-get install chromium)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
 
 
 class Page:
@@ -215,25 +188,6 @@ def fake_store(tmp_path, mlflow_db_template):
     (art / "explain" / "leak.png").symlink_to(secret)
     (art / "explain" / "up").symlink_to(tmp_path)
     return {"uri": uri, "run_id": rid, "folder": folder, "artifacts": art, "secret": secret}
-
-
-@pytest.fixture(scope="session")
-def tiny_study(tmp_path_factory, mlflow_db_template):
-    """A finished tiny study with stats, ensemble and explain, via `medseglab study --analyze`."""
-    folder = tmp_path_factory.mktemp("dashboard-study")
-    shutil.copy(mlflow_db_template, folder / "mlflow.db")
-    shutil.copy(ROOT / "params.yaml", folder / "params.yaml")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    cmd = [MEDSEGLAB, "study", "--dataset", "skin", "--analyze"] + [a for s in TINY_STUDY for a in ("--set", s)]
-    done = subprocess.run(cmd, cwd=folder, env=quiet_env(MLFLOW_TRACKING_URI=uri), capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=uri)
-    study = [r for r in client.search_runs([client.get_experiment_by_name("medseglab/skin").experiment_id],
-                                           "tags.`medseglab.kind` = 'study'")][0]
-    return {"uri": uri, "folder": folder, "run_id": study.info.run_id}
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,9 @@ def test_study_rows_mark_synthetic_data_and_link_to_mlflow():
     assert rows[0]["data source"] == "SYNTHETIC demo data" and rows[0]["duration"] == "1 min 15 s"
     assert (rows[0]["finished"], rows[0]["running"], rows[0]["failed"], rows[0]["of"]) == (3, 1, 1, 8)
     assert rows[0]["MLflow"] == "[open](http://127.0.0.1:5000/#/experiments/3/runs/r1)"
+    assert rows[0]["report"] == ""  # a running study has no report yet
+    finished = figures.study_rows(studies.assign(status="FINISHED"), {}, None)
+    assert finished[0]["report"] == "[open](/report/r1)"
     assert figures.mlflow_run_url(None, "3", "r1") is None
 
 

@@ -102,3 +102,25 @@ def test_without_a_token_the_loopback_dashboard_is_open(fake_store, serve):
     status, _, data = get(base, "/_dash-update-component", {"Content-Type": "application/json"}, "POST",
                           _callback_body())
     assert status == 200 and fake_store["run_id"].encode() in data
+
+
+def test_the_study_report_route_serves_that_artifact_only_as_html_that_fetches_nothing(fake_store, serve):
+    import urllib.request
+
+    rid, art = fake_store["run_id"], fake_store["artifacts"]
+    base = serve(fake_store["uri"])
+    status, kind, data = get(base, f"/report/{rid}")
+    assert status == 404 and b"medseglab report --dataset <dataset> --html" in data
+    (art / "report").mkdir()
+    (art / "report" / "study_report.html").write_text("<!doctype html><h2>Study</h2>")
+    with urllib.request.urlopen(f"{base}/report/{rid}", timeout=60) as response:
+        assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert response.read() == b"<!doctype html><h2>Study</h2>"
+    for path in (f"/report/{rid}/../../secret.png", f"/report/{rid}/explain/pic.png", f"/report/..%2f{rid}",
+                 f"/report/{rid}%2f..%2f..%2fsecret.png", "/report/not-a-run"):
+        assert get(base, path)[0] == 404, path
+    (art / "report" / "study_report.html").unlink()
+    (art / "report" / "study_report.html").symlink_to(fake_store["secret"])  # a link out of the store
+    status, _, data = get(base, f"/report/{rid}")
+    assert status == 404 and fake_store["secret"].read_bytes() not in data

@@ -65,6 +65,7 @@ def study_rows(studies: pd.DataFrame, progress: dict[str, dict], mlflow_base: st
             "failed": prog.get("failed", 0) + prog.get("killed", 0) if prog else "",
             "of": prog.get("expected", rec.get("expected") or ""),
             "MLflow": f"[open]({url})" if url else "",
+            "report": f"[open](/report/{rec['run_id']})" if rec["status"] == "FINISHED" else "",
         })
     return rows
 

@@ -1,5 +1,6 @@
 """`medseglab stats` (a study from MLflow or a parquet table -> tables, logged on the study's
-parent run) and `medseglab report` (the DVC stage: results/<dataset>/ -> reports/<dataset>/)."""
+parent run) and `medseglab report` (the DVC stage: results/<dataset>/ -> reports/<dataset>/; with
+``--html`` the study's HTML report from its parent run, ``medseglab.report``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def register(subparsers, common) -> None:
              "(tables, metrics.json, depletion.csv, plots)",
         description="The DVC `report` stage: the same statistics as `medseglab stats`, read from "
                     "results/<dataset>/per_image.parquet and study.json (no MLflow needed); writes "
-                    "reports/<dataset>/ (tables, metrics.json, depletion.csv, plots).",
+                    "reports/<dataset>/ (tables, metrics.json, depletion.csv, plots). With --html: the "
+                    "study's self-contained HTML report, read from its parent MLflow run.",
     )
     r.add_argument("--dataset", required=True, help="dataset key of params.yaml (e.g. skin)")
     r.add_argument("--results", default="results", help="folder with <dataset>/per_image.parquet and study.json")
@@ -37,6 +39,13 @@ def register(subparsers, common) -> None:
     r.add_argument("--no-mlflow", action="store_true",
                    help="do not log on the study's parent run (by default the report and its chosen split are "
                         "logged there when study.json names a run in an existing tracking store)")
+    r.add_argument("--html", action="store_true",
+                   help="instead of the DVC stage: write the study's self-contained HTML report (tables, plots, "
+                        "galleries, Algorithm 1, UMAP, splits, provenance) from its parent MLflow run to "
+                        "<out>/study_report-<run id>.html and log it there as report/study_report.html "
+                        "(--no-mlflow: not logged); docs/REPORT.md")
+    r.add_argument("--run-id", default=None,
+                   help="with --html: the study's parent run id (default: the newest finished study of --dataset)")
     r.set_defaults(func=run_report)
 
 
@@ -75,6 +84,16 @@ def run_report(args) -> int:
     from medseglab.stats.stage import describe, results_report
 
     params = load_params(args.params, args.overrides)
+    if args.html:
+        from medseglab.report.stage import ARTIFACT, study_report
+
+        path, logged = study_report(params, args.dataset, args.run_id, out=args.out, log=not args.no_mlflow)
+        print(f"study report: {path}" + (f" (logged on run {logged} as {ARTIFACT})" if logged else ""))
+        return 0
+    if args.run_id:
+        from medseglab.errors import UserError
+
+        raise UserError("--run-id goes with --html; the DVC stage reads its run from results/<dataset>/study.json")
     report, _ = results_report(params, args.dataset, args.results, out=args.out, level=args.level,
                                plots=not args.no_plots, log=True if args.mlflow else False if args.no_mlflow else None)
     print(describe(report))

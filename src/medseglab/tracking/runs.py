@@ -115,8 +115,12 @@ def find_study_parent(client: MlflowClient, experiment_id: str, dataset: str, cf
 
 
 def process_tags() -> dict[str, str]:
+    """The process that runs a run: pid, host and start (to tell a dead RUNNING run), and where it runs:
+    code commit, package versions, machine, accelerator (``tracking.environment``, for the study report)."""
+    from medseglab.tracking.environment import environment_tags
+
     me = identity()
-    return {C.PID: me["pid"], C.HOST: me["host"], C.PROC_START: me["start"]}
+    return {**environment_tags(), C.PID: me["pid"], C.HOST: me["host"], C.PROC_START: me["start"]}
 
 
 def is_alive(run: Run) -> bool:
