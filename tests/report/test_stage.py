@@ -26,8 +26,8 @@ def _png(path):
 
 @pytest.fixture
 def hand_made_study(tmp_path, mlflow_db_template, monkeypatch):
-    """A finished skin study run with Table 1, one plot, the selection and the split report, and two
-    trainings (TII on the BSDS500 fallback weights, LMI random) with environment tags."""
+    """A finished skin study run with Table 1, one plot, the selection, the estimated Algorithm 1 files and
+    the split report, and two trainings (TII on the BSDS500 fallback weights, LMI random) with environment tags."""
     from mlflow.tracking import MlflowClient
 
     shutil.copy(mlflow_db_template, tmp_path / "mlflow.db")
@@ -54,6 +54,12 @@ def hand_made_study(tmp_path, mlflow_db_template, monkeypatch):
     client.log_artifacts(rid, str(staging / "plots"), "stats/plots")
     (staging / "selection.json").write_text('{"split": 1, "ratio": 80, "reason": "best score"}')
     client.log_artifact(rid, str(staging / "selection.json"), "stats")
+    _png(staging / "ensemble" / "estimated_vs_oracle.png")
+    (staging / "ensemble" / "estimator_evaluation.json").write_text(
+        '{"agreement_rate": 0.5, "median_dice": {"estimated_choice": 0.81, "oracle_choice": 0.9}}')
+    pd.DataFrame({"image_id": ["a", "b"], "estimated_choice": ["union", "tii"]}).to_csv(
+        staging / "ensemble" / "estimated_choice.csv", index=False)
+    client.log_artifacts(rid, str(staging / "ensemble"), "ensemble")
     pd.DataFrame({"split": [0], "subset": ["test"], "n": [5]}).to_csv(staging / "split_report.csv", index=False)
     client.log_artifact(rid, str(staging / "split_report.csv"), "splits")
     for init, source, sha in (("tii", "hed-bsds500", "e" * 64), ("lmi", "random", "")):
@@ -85,7 +91,11 @@ def test_present_sections_show_their_artifacts_and_absent_ones_name_their_comman
     learning = _section(page, "learning")
     assert (f"Learning curves not computed for this study: run <code>medseglab stats --dataset skin --run-id "
             f"{s['run_id']}</code>") in learning
-    assert "medseglab ensemble --dataset skin" in _section(page, "algorithm1_estimated")
+    estimated = _section(page, "algorithm1_estimated")  # JSON, PNG and CSV parts
+    assert "not computed" not in estimated and "<img src='data:image/png;base64," in estimated
+    assert "<th>median_dice.estimated_choice</th><td style='text-align:left'>0.81</td>" in estimated
+    assert "<td class='t'>union</td>" in estimated
+    assert "medseglab ensemble --dataset skin" in _section(page, "algorithm1")  # the oracle's part is absent
     assert "medseglab explain --dataset skin" in _section(page, "umap")
     splits = _section(page, "splits")
     assert "splits/split_report.csv" in splits and splits.count("not computed for this study") == 1
