@@ -36,6 +36,29 @@ CHOICE_COLUMNS = ("image_id", "split", "ratio", "branch", "criterion", "chosen",
                   "dice_union", "dice_intersection")
 
 
+ESTIMATED = ("Without ground truth (what a deployment gets): each candidate's Dice is estimated from the models' "
+             "agreement (repeats, TII vs LMI, the all-model consensus), mask area and probability margins, by an "
+             "estimator fitted on other splits' outputs for this split's train images, never its test images; the "
+             "candidate with the highest estimate is chosen (docs/ENSEMBLE.md).")
+
+
+def _without_ground_truth(study_id: str) -> list:
+    import pandas as pd
+
+    from medseglab.ensemble import estimation
+
+    store = current().store
+    report = store.json(study_id, "ensemble/estimator_evaluation.json")
+    head = html.H3("Algorithm 1 without ground truth: estimated choice vs oracle choice vs the better single model")
+    if not report:
+        return [head, html.P("no estimate yet: `medseglab ensemble` fits the Dice estimator on a study with at "
+                             "least two splits", className="muted")]
+    return [head, html.P(ESTIMATED, className="note", id="ensemble-estimated-note"),
+            table(pd.DataFrame(estimation.report_rows(report)), "ensemble-estimated"),
+            html.Img(src=img_url(study_id, "ensemble/estimated_vs_oracle.png", width=1100), style={"maxWidth": "100%"},
+                     alt="estimated vs true Dice, and the Dice of the estimated, oracle and best single choices")]
+
+
 def _splits(choices) -> list[int]:
     return sorted({int(s) for s in choices["split"].unique()}) if choices is not None and "split" in choices else []
 
@@ -61,8 +84,9 @@ def show(study_id):
     body = [
         synthetic_banner(info),
         dcc.Graph(id="ensemble-counts", figure=figures.choice_count_figure(counts, synthetic=bool(info.get("synthetic")))),
-        html.H3("Dice of the chosen output vs LMI and TII alone (paired Wilcoxon signed-rank p)"),
+        html.H3("Dice of the oracle's chosen output vs LMI and TII alone (oracle gains; paired Wilcoxon signed-rank p)"),
         table(summary, "ensemble-summary"),
+        *_without_ground_truth(study_id),
         html.H3("Figure 5: input, ground truth, LMI and TII overlays, union and intersection (choice framed)"),
         html.Img(src=img_url(study_id, "explain/ensemble.png", width=1300), style={"maxWidth": "100%"},
                  alt="Figure 5 rows") if has_figure5 else html.P(

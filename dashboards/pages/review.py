@@ -50,8 +50,10 @@ def items(status, _):
     frame = _items(status)
     options = [{"label": f"{r['dataset']} / {r['image_id']} ({r['status']})", "value": f"{r['dataset']}/{r['image_id']}"}
                for r in frame.to_dict("records")]
-    cols = [c for c in ("dataset", "image_id", "status", "decision", "suggested", "reviewer", "decided_at",
-                        *[f"{c}_fp_proxy" for c in CANDIDATES]) if c in frame]
+    estimated = "est_dice" in frame and frame["est_dice"].notna().any()
+    scores = ["est_dice", *[f"{c}_est_dice" for c in CANDIDATES]] if estimated else [f"{c}_fp_proxy" for c in CANDIDATES]
+    cols = [c for c in ("dataset", "image_id", "status", "decision", "suggested", "reviewer", "decided_at", *scores)
+            if c in frame]  # the queue lists the worst estimated Dice first
     where = (f"queue: {current().queue_path}" if current().queue_path.is_file() else
              f"no review queue at {current().queue_path} yet: `medseglab predict` creates it (or pass --queue PATH)")
     return options, table(frame[cols] if len(frame) else None, "review-grid"), where
@@ -68,12 +70,15 @@ def candidates(item, _):
     except QueueError as exc:
         return html.P(str(exc), className="muted")
     pics = [picture(f"/review-mask/{dataset}/{image_id}/source?w=192", "image")]
+    estimated = row.get("est_dice") is not None
     pics += [picture(f"/review-mask/{dataset}/{image_id}/{c}?w=192",
+                     f"{c}: estimated Dice {row[f'{c}_est_dice']:.3f}" if estimated else
                      f"{c}: fp {row[f'{c}_fp_proxy']:.3f} · fn {row[f'{c}_fn_proxy']:.3f}",
                      framed=(row["decision"] or row["suggested"]) == c) for c in CANDIDATES]
+    why = ("highest estimated Dice, no ground truth" if estimated else
+           f"fewest {row['proxy']} against the models' consensus; no Dice estimator")
     state = (f"status {row['status']}" + (f": {row['decision']} by {row['reviewer']} at {row['decided_at']}"
-                                          if row["status"] != "pending" else f"; suggested: {row['suggested']} "
-                                          f"(fewest {row['proxy']} against the models' consensus)"))
+                                          if row["status"] != "pending" else f"; suggested: {row['suggested']} ({why})"))
     return html.Div([html.Div(pics, className="gallery"), html.P(state, id="review-state")])
 
 

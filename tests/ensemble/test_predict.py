@@ -275,3 +275,19 @@ def test_masks_gone_accept_refused_until_predict_rewrites_them(models, images, t
         assert queue.get("a")["decision"] == "lmi"
         assert queue.decide("c", output="union")["status"] == "accepted"
         assert Path(queue.get("c")["union_path"]).is_file()
+
+
+def test_with_an_estimator_the_suggestion_is_the_highest_estimate(models, images, tmp_path):
+    from medseglab.ensemble.estimator import FEATURES, DiceEstimator
+
+    # An estimator that scores each candidate by its mask area alone (intercept 0, one coefficient):
+    # the union marks the most pixels, so it is suggested everywhere.
+    estimator = DiceEstimator({"features": list(FEATURES), "mean": [0.0] * 5, "scale": [1.0] * 5,
+                               "coef": [0, 0, 0, 1.0, 0], "intercept": 0.0}, n_fit=30)
+    with ReviewQueue(tmp_path / "review.db") as queue:
+        run(models, images, tmp_path, queue, estimator=estimator)
+        items = queue.items("skin").set_index("image_id")
+    row = items.loc["a"]
+    assert row["suggested"] == "union"
+    assert row["union_est_dice"] == pytest.approx(row["union_fg"]) and row["est_dice"] == row["union_est_dice"]
+    assert row["intersection_est_dice"] == pytest.approx(row["intersection_fg"])

@@ -133,3 +133,29 @@ def test_requeue_refreshes_only_a_pending_row(queue):
     assert queue.get("a")["suggested"] == "union" and queue.get("a")["status"] == "pending"
     assert queue.enqueue(item("b", suggested="union"), replace_pending=True) is False  # decided: kept
     assert queue.get("b")["suggested"] == "intersection" and queue.get("b")["decision"] == "tii"
+
+
+def test_items_list_the_worst_estimated_dice_first(queue):
+    queue.enqueue(item("old", created_at="2026-01-01T00:00:00+00:00"))  # no estimate: after the estimated ones
+    for name, est in (("good", 0.95), ("bad", 0.31), ("mid", 0.7)):
+        queue.enqueue(item(name, est_dice=est, **{f"{c}_est_dice": est - 0.01 * i for i, c in enumerate(CANDIDATES)}))
+    items = queue.items("skin")
+    assert list(items["image_id"]) == ["bad", "mid", "good", "old"]
+    assert items.set_index("image_id").loc["bad", "tii_est_dice"] == pytest.approx(0.30)
+
+
+def test_a_queue_from_before_the_estimator_gets_its_columns(tmp_path):
+    path = tmp_path / "old.db"
+    with ReviewQueue(path) as q:
+        q.enqueue(item("a"))
+    conn = sqlite3.connect(path)
+    with conn:  # the schema before the estimator: no *_est_dice columns
+        conn.executescript("CREATE TABLE t AS SELECT * FROM review_queue;")
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(review_queue)") if "est_dice" not in r[1]]
+        conn.executescript(f"DROP TABLE review_queue; CREATE TABLE review_queue AS SELECT {', '.join(columns)} FROM t;"
+                           "DROP TABLE t;")
+    conn.close()
+    with ReviewQueue(path) as q:
+        q.enqueue(item("b", est_dice=0.5))
+        items = q.items("skin")
+    assert list(items["image_id"]) == ["b", "a"] and items["est_dice"].isna().tolist() == [False, True]

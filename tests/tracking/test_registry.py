@@ -189,3 +189,30 @@ def test_predict_uses_the_champion_pair_by_default(store, tmp_path, monkeypatch,
         items = q.items("skin", None)
     assert len(items) == 2
     assert store["p_real"].names["pair"] in items["model_run_ids"].iloc[0]  # the newest promoted champion
+
+
+def test_a_pair_with_a_dice_estimator_returns_the_estimates(store):
+    """The study has one split, so `promote` found no estimator; a pair promoted with one (here a made-up
+    one: estimated Dice = mask area) is a new version whose output has the estimates and the choice."""
+    import mlflow.pyfunc
+
+    from medseglab.ensemble.estimator import FEATURES, DiceEstimator
+    from medseglab.names import CANDIDATES
+
+    assert any("no Dice estimator" in a for a in store["p_real"].actions)
+    client = MlflowClient(store["uri"])
+    study = client.get_run(store["real"].parent_run_id)
+    est = DiceEstimator({"features": list(FEATURES), "mean": [0.0] * 5, "scale": [1.0] * 5,
+                         "coef": [0, 0, 0, 1.0, 0], "intercept": 0.0}, n_fit=30)
+    before = store["p_real"].pair_version
+    promotion = registry.promote(study, store["p_real"].ranking, criterion="dice_median", combine="intersection",
+                                 threshold=0.5, uri=store["uri"], estimator=est.to_dict())
+    assert promotion.pair_version != before
+    image = sorted((store["isic"] / ISIC_IMAGES).glob("*.jpg"))[0]
+    mlflow.set_tracking_uri(store["uri"])  # the conftest fixture clears it after the test
+    out = mlflow.pyfunc.load_model(f"models:/{promotion.names['pair']}@champion").predict(
+        pd.DataFrame({"path": [str(image)]}))
+    row = out.iloc[0]
+    values = {c: row[f"est_dice_{c}"] for c in CANDIDATES}
+    assert row["estimated_choice"] == max(CANDIDATES, key=lambda c: (values[c], -CANDIDATES.index(c)))
+    assert values["union"] >= values["lmi"] >= values["intersection"]  # areas: union >= each >= intersection

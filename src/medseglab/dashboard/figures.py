@@ -273,7 +273,9 @@ def choice_count_figure(counts: pd.DataFrame, *, synthetic: bool = False) -> go.
     for branch, group in rows.groupby("branch"):
         group = group.set_index("output").reindex(list(CANDIDATES)).fillna(0)
         fig.add_bar(x=list(CANDIDATES), y=group["count"], name=str(branch))
-    fig.update_layout(barmode="stack", title=_title("Algorithm 1: output chosen per image, by branch", synthetic),
+    fig.update_layout(barmode="stack",
+                      title=_title("Algorithm 1 (an oracle: it reads the ground truth): output chosen per image, by branch",
+                                   synthetic),
                       xaxis={"title": "output"}, yaxis={"title": "images"}, height=400, legend={"title": "branch"})
     return fig
 

@@ -141,6 +141,8 @@ def _queue_path(args: argparse.Namespace, params: dict) -> Path:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    import sys
+
     from medseglab.errors import UserError
     from medseglab.config import load_params, resolve
     from medseglab.ensemble.stage import ensemble_settings
@@ -160,17 +162,21 @@ def run_predict(args: argparse.Namespace) -> int:
     from_study = args.from_study or args.run_id is not None or args.split is not None or args.ratio is not None
     champion = None if from_study else _champion(args, uri)
     if champion is not None:
-        models, settings, provenance = _champion_models(champion, uri, settings)
+        models, settings, provenance, estimator = _champion_models(champion, uri, settings)
         lmi_runs = provenance["model_run_ids"].get(INITS[0]) or []
         if lmi_runs:
             _warn_if_unlike_training(args.images, lmi_runs[0], uri)
     else:
-        models, provenance = _study_models(args, params, uri)
+        models, provenance, estimator = _study_models(args, params, uri, settings)
+    print("medseglab predict: " + ("queue ordered by estimated Dice, worst first" if estimator is not None else
+                                   f"no Dice estimator: suggestions by the fewest {settings['review_fewest']} "
+                                   "against the models' consensus"), file=sys.stderr)
     with ReviewQueue(_queue_path(args, params)) as queue:
         counts = predict_folder(
             models, args.images, args.out, queue, dataset=args.dataset, image_size=cfg.get("image_size"),
             combine=settings["combine"], threshold=settings["mask_threshold"],
             review_fewest=settings["review_fewest"], batch_size=args.batch_size, provenance=provenance,
+            estimator=estimator,
         )
         queue_path = queue.path
     print(f"predict {args.dataset}: {counts['found']} images, {counts['skipped']} already queued, "
@@ -198,7 +204,8 @@ def _champion(args: argparse.Namespace, uri: str):
 
 
 def _champion_models(champion, uri: str, settings: dict):
-    """(models, settings, provenance) of the champion pair: its Keras members, combined as it was registered."""
+    """(models, settings, provenance, Dice estimator or None) of the champion pair: its Keras members,
+    combined as it was registered."""
     from medseglab.tracking import registry
 
     pair = registry.load_pair(champion.model_uri, uri=uri).unwrap_python_model()
@@ -207,11 +214,15 @@ def _champion_models(champion, uri: str, settings: dict):
     provenance = {"study_run_id": config.get("study_run_id"), "split": config.get("split"),
                   "ratio": config.get("ratio"),
                   "model_run_ids": {**config.get("run_ids", {}), "pair": f"{champion.name}/{champion.version}"}}
-    return pair.models, settings, provenance
+    return pair.models, settings, provenance, getattr(pair, "estimator", None)
 
 
-def _study_models(args: argparse.Namespace, params: dict, uri: str):
-    """(models, provenance) of one split's LMI and TII trainings of a finished study."""
+def _study_models(args: argparse.Namespace, params: dict, uri: str, settings: dict):
+    """(models, provenance, Dice estimator or None) of one split's LMI and TII trainings of a finished study."""
+    import sys
+
+    from medseglab.ensemble.estimator import DiceEstimator
+    from medseglab.ensemble.promotion import study_estimator
     from mlflow.exceptions import MlflowException
 
     from medseglab import tracking
@@ -243,7 +254,10 @@ def _study_models(args: argparse.Namespace, params: dict, uri: str):
                 raise UserError(f"training run {rid} ({init.upper()}, split {split}, ratio {ratio}) has no "
                                 f"loadable `model` artifact ({str(exc).splitlines()[0]}); retrain it with "
                                 "`medseglab study` or pick another --split/--ratio") from exc
-    return models, {"study_run_id": run_id, "split": split, "ratio": ratio, "model_run_ids": runs}
+    estimator, note = study_estimator(study, split, ratio, settings, uri=uri)
+    print(f"medseglab predict: {note}", file=sys.stderr)
+    estimator = DiceEstimator.from_dict(estimator) if estimator is not None else None
+    return models, {"study_run_id": run_id, "split": split, "ratio": ratio, "model_run_ids": runs}, estimator
 
 
 def _warn_if_unlike_training(images: str, run_id: str, uri: str) -> None:
@@ -279,13 +293,18 @@ def run_review_list(args: argparse.Namespace) -> int:
         return 0
     proxy = items["proxy"].iloc[0]
     view = items[["dataset", "image_id", "status", "suggested"]].copy()
+    estimated = items["est_dice"].notna().any()
     for cand in CANDIDATES:
-        view[f"{cand}_{proxy}"] = items[f"{cand}_{proxy}_proxy"].round(4)
+        if estimated:
+            view[f"{cand}_est"] = items[f"{cand}_est_dice"].round(3)
+        else:
+            view[f"{cand}_{proxy}"] = items[f"{cand}_{proxy}_proxy"].round(4)
     view["decision"] = items["decision"].fillna("")
     view["reviewer"] = items["reviewer"].fillna("")
     print(view.to_string(index=False))
-    print(f"{len(items)} item(s) in {path}; {proxy}_proxy columns: fraction of pixels vs the all-model consensus; "
-          f"masks under the paths in the queue (e.g. {items['union_path'].iloc[0]})")
+    what = ("<candidate>_est columns: estimated Dice (no ground truth), worst first; suggested = the highest"
+            if estimated else f"{proxy}_proxy columns: fraction of pixels vs the all-model consensus")
+    print(f"{len(items)} item(s) in {path}; {what}; masks under the paths in the queue (e.g. {items['union_path'].iloc[0]})")
     return 0
 
 

@@ -8,11 +8,17 @@ Per image, in this order (so that a crash loses at most the image in flight):
 2. its queue row is committed in its own transaction.
 A rerun skips every image already queued for the dataset, except pending ones whose masks are gone.
 
-The reviewer's proxy for false positives / negatives: with no ground truth, the consensus of all
+With a Dice estimator (``ensemble.estimator``: the champion pair's, or the study's
+``ensemble/estimator.json``) every candidate's Dice is estimated without ground truth, ``suggested``
+is the candidate with the highest estimate (Algorithm 1 without ground truth) and the queue lists
+the worst estimates first.
+
+Without one, the reviewer's proxy for false positives / negatives: the consensus of all
 models (the mean class-1 probability over every LMI and TII repeat, thresholded) stands in for
-it. ``fp_proxy`` = fraction of the image's pixels a candidate marks that the consensus does not;
-``fn_proxy`` = fraction the consensus marks that the candidate misses. ``suggested`` is the
+the ground truth. ``fp_proxy`` = fraction of the image's pixels a candidate marks that the consensus does not;
+``fn_proxy`` = fraction the consensus marks that the candidate misses. ``suggested`` is then the
 candidate with the fewest of the chosen kind (``ensemble.review_fewest``), ties in CANDIDATES order.
+The proxies are stored either way.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from medseglab.data.errors import DataError
 from medseglab.data.ids import check_image_ids
 from medseglab.data.imaging import network_input
 from medseglab.ensemble.algorithm import CANDIDATES, candidate_maps
+from medseglab.ensemble.estimator import estimate
 from medseglab.ensemble.queue import ReviewQueue
 from medseglab.io import atomic_dir
 from medseglab.names import DEFAULT_THRESHOLD, INITS
@@ -130,12 +137,14 @@ def predict_folder(
     batch_size: int = 8,
     provenance: dict[str, Any] | None = None,
     on_queued: Callable[[str], None] | None = None,
+    estimator=None,
 ) -> dict[str, int]:
     """Predict every new image in ``images_dir`` and queue it; returns counts (found, skipped, queued).
 
     ``models``: {"lmi": [repeat models], "tii": [repeat models]}, Keras models with input raw
     0..255 float RGB (N, H, W, 3) and output softmax (N, H, W, 2). ``provenance``: extra queue
     columns (study_run_id, split, ratio, model_run_ids). ``on_queued`` is called after each commit.
+    ``estimator``: a ``DiceEstimator`` (fitted with this ``combine`` and ``threshold``), or None.
     """
     for init in INITS:
         if not models.get(init):
@@ -173,6 +182,9 @@ def predict_folder(
             consensus = np.concatenate([per_init["lmi"], per_init["tii"]]).mean(axis=0) >= threshold
             proxies = review_proxies(maps, consensus, threshold)
             suggested = suggest(proxies, review_fewest)
+            estimates = None
+            if estimator is not None:
+                estimates, suggested = estimate(estimator, per_init["lmi"], per_init["tii"])
             for i, ((image_id, path), (_, original_wh)) in enumerate(zip(batch, loaded)):
                 masks = {cand: maps[cand][i] >= threshold for cand in CANDIDATES}
                 paths = write_candidates(out_dir / image_id, masks, original_wh)
@@ -189,6 +201,9 @@ def predict_folder(
                     item[f"{cand}_path"] = str(paths[cand])
                     for field in ("fg", "fp_proxy", "fn_proxy"):
                         item[f"{cand}_{field}"] = float(proxies[f"{cand}_{field}"][i])
+                if estimates is not None:
+                    item.update({f"{cand}_est_dice": float(estimates[i, j]) for j, cand in enumerate(CANDIDATES)})
+                    item["est_dice"] = float(estimates[i].max())
                 if queue.enqueue(item, replace_pending=image_id in redo):
                     n_queued += 1
                 if on_queued is not None:

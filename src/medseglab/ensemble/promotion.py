@@ -83,5 +83,34 @@ def promote_study(params: dict, dataset: str, run_id: str | None = None, *, crit
     uri = uri or tracking.tracking_uri(params)
     study = tracking.find_study(dataset, run_id, params, uri=uri)
     ranking = rank_trainings(candidate_table(study, params, uri=uri), criterion)
-    return registry.promote(study, ranking, criterion=criterion, combine=settings["combine"],
-                            threshold=settings["mask_threshold"], dry_run=dry_run, uri=uri)
+    estimator, note = study_estimator(study, int(ranking["split"].iloc[0]), int(ranking["ratio"].iloc[0]), settings,
+                                      uri=uri)
+    promotion = registry.promote(study, ranking, criterion=criterion, combine=settings["combine"],
+                                 threshold=settings["mask_threshold"], dry_run=dry_run, uri=uri, estimator=estimator)
+    promotion.actions.append(note)
+    return promotion
+
+
+def study_estimator(study, split: int, ratio: int, settings: dict, *, uri: str) -> tuple[dict | None, str]:
+    """The Dice estimator ``medseglab ensemble`` stored on the study (``ensemble/estimator.json``) when it
+    was fitted for ``split`` and ``ratio`` with the settings' combine and mask threshold; else None.
+    Returns (estimator dict, a line saying which)."""
+    import json
+
+    from medseglab import tracking
+    from medseglab.ensemble.estimator import DiceEstimator
+
+    run_id = study.info.run_id
+    try:
+        data = tracking.read_artifact(run_id, "ensemble/estimator.json", lambda p: json.loads(p.read_text()), uri=uri)
+        estimator = DiceEstimator.from_dict(data)
+    except Exception:  # noqa: BLE001 - no estimator on the study (no ensemble run yet, or a one-split study)
+        return None, ("no Dice estimator on the study (`medseglab ensemble` fits one on a study with two or more "
+                      "splits): no Dice estimates")
+    want = {"split": split, "ratio": ratio}
+    have = {"split": estimator.info.get("split"), "ratio": estimator.info.get("ratio")}
+    if have != want or estimator.combine != settings["combine"] or estimator.threshold != settings["mask_threshold"]:
+        return None, (f"the study's Dice estimator was fitted for {have}, combine {estimator.combine}, threshold "
+                      f"{estimator.threshold}, not the pair's {want}, combine {settings['combine']}, threshold "
+                      f"{settings['mask_threshold']}: no Dice estimates (rerun `medseglab ensemble`)")
+    return estimator.to_dict(), f"Dice estimator of study {run_id} (split {split}, ratio {ratio})"

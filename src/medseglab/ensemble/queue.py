@@ -4,6 +4,12 @@ A row is inserted (in its own transaction) only after the image's four candidate
 disk, so a crash loses at most the image in flight, and a rerun skips every queued image. A
 reviewer closes an item by accepting one output or sending the models back to training; every
 decision is also appended to ``review_decisions``, so a changed decision keeps its history.
+
+With a Dice estimator (Algorithm 1 without ground truth, ``ensemble.estimator``) each row holds every
+candidate's estimated Dice (``<candidate>_est_dice``) and the suggested candidate's (``est_dice``, the
+highest); :meth:`ReviewQueue.items` lists the worst estimates first, so reviewers see the images the
+models most likely got wrong. Rows queued without an estimator (a study with one split, an older pair)
+keep only the consensus proxies and come after them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from medseglab.ensemble.algorithm import CANDIDATES
 from medseglab.errors import QueueError
 
 STATUSES = ("pending", "accepted", "retrain")
+ESTIMATE_COLUMNS = (*(f"{cand}_est_dice" for cand in CANDIDATES), "est_dice")
 PROXIES = ("fp", "fn")
 
 _CANDIDATE_COLUMNS = [
@@ -43,6 +50,8 @@ CREATE TABLE IF NOT EXISTS review_queue (
     {", ".join(_CANDIDATE_COLUMNS)},
     proxy TEXT NOT NULL CHECK (proxy IN ('fp', 'fn')),
     suggested TEXT NOT NULL,
+    {", ".join(f"{cand}_est_dice REAL" for cand in CANDIDATES)},
+    est_dice REAL,
     status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'retrain')),
     decision TEXT,
     reviewer TEXT,
@@ -103,6 +112,10 @@ class ReviewQueue:
             self._conn.row_factory = sqlite3.Row
             with self._conn:
                 self._conn.executescript(SCHEMA)
+                have = {row[1] for row in self._conn.execute("PRAGMA table_info(review_queue)")}
+                for column in ESTIMATE_COLUMNS:  # a queue made before the Dice estimator: add its columns
+                    if column not in have:
+                        self._conn.execute(f"ALTER TABLE review_queue ADD COLUMN {column} REAL")
         except sqlite3.DatabaseError as exc:
             raise QueueError(f"{self.path}: not a usable review queue ({exc}); pass another --queue PATH") from exc
 
@@ -221,7 +234,9 @@ class ReviewQueue:
             clauses.append("status = ?")
             args.append(status)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        return pd.read_sql_query(f"SELECT * FROM review_queue{where} ORDER BY dataset, created_at, image_id", self._conn, params=args)
+        # worst estimated Dice first; rows without an estimate after them, oldest first
+        order = "dataset, est_dice IS NULL, est_dice, created_at, image_id"
+        return pd.read_sql_query(f"SELECT * FROM review_queue{where} ORDER BY {order}", self._conn, params=args)
 
     def decisions(self, dataset: str | None = None, image_ids: Iterable[str] | None = None) -> pd.DataFrame:
         frame = pd.read_sql_query("SELECT * FROM review_decisions ORDER BY id", self._conn)

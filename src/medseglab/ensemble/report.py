@@ -37,7 +37,7 @@ def write_reports(choices: pd.DataFrame, out_dir: str | Path, *, dataset: str, t
         tmp.write_text(text.replace(f"# Algorithm 1 on `{dataset}`", provenance.caption(f"# Algorithm 1 on `{dataset}`"), 1))
     with atomic_path(out_dir / "choices.png") as tmp:
         choices_figure(counts, tmp, title=provenance.figure_title(
-            f"Algorithm 1 on {dataset}: output chosen per image (Dice threshold {threshold})"))
+            f"Algorithm 1 on {dataset}, an oracle (it reads the ground truth):\noutput chosen per image (Dice threshold {threshold})"))
     return {
         "paths": {name: out_dir / name for name in FILES},
         "metrics": headline_metrics(choice_counts(main), dice_gain(main, by_split=False)),

@@ -59,11 +59,13 @@ def study_choices(
     combine: str = "intersection",
     mask_threshold: float = DEFAULT_THRESHOLD,
     threshold: float = 0.9,
+    on_split: Callable[[int, np.ndarray, np.ndarray, np.ndarray], None] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Choice table over every split of ``ratio`` that has finished LMI and TII runs.
 
     Returns (choices, notes); a note says which splits were skipped and why. Raises ValueError
-    when no split has both inits.
+    when no split has both inits. ``on_split(split, image_ids, lmi, tii)`` sees each split's aligned
+    repeat maps (the Dice estimator's features are made there, without loading them twice).
     """
     rows = finished_trainings(children, ratio, splits)
     notes: list[str] = []
@@ -88,6 +90,8 @@ def study_choices(
                 f"split {split}: masks have shape {gt.shape[1:]} but the study's outputs {lmi.shape[2:]}; "
                 "the prepared dataset is not the one the study used (re-run `medseglab prepare` with the study's config)"
             )
+        if on_split is not None:
+            on_split(split, ids_lmi, lmi, tii)
         tables.append(
             split_choices(
                 lmi, tii, gt, ids_lmi, combine=combine, mask_threshold=mask_threshold,

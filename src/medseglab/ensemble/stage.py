@@ -66,8 +66,19 @@ class EnsembleRun:
             label = "all splits pooled" if name == "all" else name
             for row in gains[gains["scope"] == name].itertuples():
                 lines.append(f"  {label}: median Dice chosen {row.median_chosen:.4f} vs {row.baseline.upper()} "
-                             f"{row.median_baseline:.4f} (median gain {row.median_gain:+.4f}, "
+                             f"{row.median_baseline:.4f} (oracle median gain {row.median_gain:+.4f}, "
                              f"Wilcoxon p = {row.p_value:.3g}, n = {row.n})")
+        lines.append("  (oracle: Algorithm 1 with ground truth reads each image's true Dice; its gains are never negative)")
+        estimated = self.result.get("estimated")
+        if estimated and "median_dice" in estimated:
+            med = estimated["median_dice"]
+            lines.append(f"  without ground truth, {estimated['scope']}: median Dice estimated choice "
+                         f"{med['estimated_choice']:.4f} vs oracle {med['oracle_choice']:.4f} vs best single "
+                         f"({estimated['best_single'].upper()}) {med['best_single']:.4f} (Wilcoxon p vs oracle "
+                         f"{estimated['estimated_vs_oracle']['p_value']:.3g}, vs best single "
+                         f"{estimated['estimated_vs_best_single']['p_value']:.3g}); Spearman estimated vs true Dice "
+                         f"{estimated['spearman']:.3f}; same choice as the oracle on "
+                         f"{estimated['agreement_rate']:.1%} of {estimated['n_images']} images")
         lines.append(f"wrote {self.out_dir}/" + "{" + ",".join(self.result["paths"]) + "}")
         return "\n".join(lines)
 
@@ -114,11 +125,13 @@ def study_ensemble(params: dict, dataset: str, run_id: str | None = None, *, rat
     children = tracking.study_children(run_id, uri=uri)
     ratio, why = study_ratio(children, ratio)
     notes = [f"ratio {ratio} ({why})"]
+    features: list[pd.DataFrame] = []
     try:
         choices, skipped = study_choices(
             children, functools.partial(tracking.load_probabilities, uri=uri),
             data.load_masks, ratio=ratio, splits=splits, combine=settings["combine"],
             mask_threshold=settings["mask_threshold"], threshold=settings["threshold"],
+            on_split=functools.partial(_collect_features, features, settings),
         )
         chosen = chosen_split(study, params, uri=uri)
         split, note = chosen.for_ratio(ratio, choices["split"].astype(int).unique())
@@ -126,11 +139,57 @@ def study_ensemble(params: dict, dataset: str, run_id: str | None = None, *, rat
         raise UserError(f"study {run_id}: {exc}") from exc
     notes += list(skipped) + ([note] if note else [])
     out_dir = Path(out or Path("reports") / dataset / "ensemble")
+    provenance = study_provenance(study, params, children, uri=uri)
     result = write_reports(choices, out_dir, dataset=dataset, threshold=settings["threshold"],
-                           combine=settings["combine"], split=split,
-                           provenance=study_provenance(study, params, children, uri=uri))
+                           combine=settings["combine"], split=split, provenance=provenance)
+    estimated = _estimate_without_gt(choices, pd.concat(features, ignore_index=True), out_dir, settings, split,
+                                     dataset=dataset, info={"study_run_id": run_id, "ratio": ratio},
+                                     provenance=provenance)
+    notes += estimated.pop("notes")
+    result["paths"].update(estimated.pop("paths"))
+    result["metrics"].update(estimated.pop("metrics"))
+    result["estimated"] = estimated.get("report")
     if log:
         tags = {"medseglab.ensemble.threshold": settings["threshold"], "medseglab.ensemble.combine": settings["combine"],
                 "medseglab.ensemble.ratio": ratio, "medseglab.ensemble.split": split}
         log_to_study(run_id, result["paths"], result["metrics"], tags, uri=uri)
     return EnsembleRun(dataset, run_id, choices, result, out_dir, notes, log, ratio, split, chosen.line(dataset, split))
+
+
+def _collect_features(into: list, settings: dict, split: int, image_ids, lmi, tii) -> None:
+    """``study_choices``' per-split hook: the Dice estimator's features of the split's test images."""
+    from medseglab.ensemble.estimator import image_features
+
+    table = image_features(lmi, tii, combine=settings["combine"], threshold=settings["mask_threshold"])
+    table.insert(0, "image_id", [str(i) for i in image_ids])
+    table.insert(0, "split", split)
+    into.append(table)
+
+
+def _estimate_without_gt(choices: pd.DataFrame, features: pd.DataFrame, out_dir: Path, settings: dict,
+                         split: int | None, *, dataset: str, info: dict, provenance) -> dict:
+    """Algorithm 1 without ground truth (``ensemble.estimation``): the cross-fitted estimators' choices on
+    every split's test images, the evaluation, its figure, and the chosen split's estimator (what
+    ``promote`` puts in the pair model). Returns paths, metrics, notes and the report; no files when
+    no split could get an estimator (a one-split study)."""
+    from medseglab.ensemble import estimation
+    from medseglab.io import atomic_path, write_csv, write_json
+
+    table, estimators, notes = estimation.cross_fit(features, choices, combine=settings["combine"],
+                                                    threshold=settings["mask_threshold"], info=info)
+    if table.empty:
+        for name in estimation.FILES:  # an earlier run's files would pass for this run's
+            (out_dir / name).unlink(missing_ok=True)
+        return {"paths": {}, "metrics": {}, "notes": notes, "report": None}
+    main = split if split is not None and int(split) in estimators else None
+    report = estimation.evaluation_report(table, main, estimators, notes)
+    paths = {name: out_dir / name for name in estimation.FILES}
+    write_csv(paths["estimated_choice.csv"], table)
+    write_json(paths["estimator_evaluation.json"], report)
+    shown = table if main is None else table[table["split"].astype(int) == int(main)]  # the report's top level
+    with atomic_path(paths["estimated_vs_oracle.png"]) as tmp:
+        estimation.estimated_figure(shown, report, tmp, provenance.figure_title(
+            f"Algorithm 1 on {dataset} without ground truth ({report['scope']}): estimated vs oracle choice"))
+    deployable = estimators[main] if main is not None else estimators[min(estimators)]
+    deployable.save(paths["estimator.json"])
+    return {"paths": paths, "metrics": estimation.headline_metrics(report), "notes": notes, "report": report}

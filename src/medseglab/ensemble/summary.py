@@ -140,7 +140,11 @@ def summary_markdown(counts: pd.DataFrame, gains: pd.DataFrame, *, dataset: str,
         "",
         _md_table(counts_matrix(counts)),
         "",
-        "## Dice of the chosen output vs each model alone",
+        "## Dice of the chosen output vs each model alone (oracle gains)",
+        "",
+        "With ground truth Algorithm 1 is an oracle: it reads each image's true Dice, so where Dice decides its "
+        "gain over LMI or TII is never negative (only the all-above branch, decided by AUROC, can cost a little "
+        "Dice). What a deployment without ground truth gets is the estimated choice (`estimator_evaluation.json`).",
         "",
         "Paired two-sided Wilcoxon signed-rank test over images with ground truth (zero "
         "differences dropped). Gain = chosen - baseline.",

@@ -9,7 +9,9 @@ exactly as ``prepare`` made the training data (``data.imaging.network_input``).
 Output: a DataFrame, one row per input path: ``path``, ``width``, ``height`` (the file's size) and
 ``lmi``, ``tii``, ``union``, ``intersection``, each a uint8 0/1 mask (height x width). The repeats of
 each init are combined as the study combines them (``model_config['combine']``, Equation 2 for
-``intersection``), then thresholded at ``model_config['threshold']``.
+``intersection``), then thresholded at ``model_config['threshold']``. A pair promoted with the study's Dice
+estimator (artifact ``estimator``, ``ensemble.estimator``) adds ``est_dice_<candidate>`` (each candidate's
+estimated Dice, no ground truth needed) and ``estimated_choice`` (the candidate with the highest estimate).
 
 Artifacts: one Keras model folder per member, named ``<init>-<repeat>``; ``model_config['members']``
 lists them per init.
@@ -37,6 +39,11 @@ class PairModel(mlflow.pyfunc.PythonModel):
         self.threshold = float(config["threshold"])
         self.models = {init: [mlflow.keras.load_model(context.artifacts[name]) for name in names]
                        for init, names in config["members"].items()}
+        self.estimator = None
+        if config.get("estimator") and config["estimator"] in context.artifacts:
+            from medseglab.ensemble.estimator import DiceEstimator
+
+            self.estimator = DiceEstimator.load(context.artifacts[config["estimator"]])
 
     # pd.DataFrame: a hint MLflow accepts without inferring a schema from it (the signature states the
     # input); with no hint MLflow warns at class creation, past any warning filter.
@@ -52,7 +59,7 @@ class PairModel(mlflow.pyfunc.PythonModel):
             paths = [str(p) for p in model_input]
         batch = int((params or {}).get("batch_size", 8))
         return pd.DataFrame(segment_files(self.models, paths, combine=self.combine, threshold=self.threshold,
-                                          batch_size=batch))
+                                          batch_size=batch, estimator=getattr(self, "estimator", None)))
 
 
 def input_signature():

@@ -351,9 +351,11 @@ def _register_run(client, name: str, run, tags: dict, dry_run: bool, actions: li
     return version
 
 
-def _members_key(members: dict, combine: str, threshold: float) -> str:
+def _members_key(members: dict, combine: str, threshold: float, estimator: dict | None = None) -> str:
+    extra = {"estimator": hashlib.sha256(json.dumps(estimator, sort_keys=True).encode()).hexdigest()[:16]} \
+        if estimator is not None else {}  # absent: the key of a pair promoted before estimators existed
     return json.dumps({"members": {k: sorted(v) for k, v in sorted(members.items())}, "combine": combine,
-                       "threshold": float(threshold)}, sort_keys=True)
+                       "threshold": float(threshold), **extra}, sort_keys=True)
 
 
 def _pair_version(client, name: str, key: str):
@@ -365,7 +367,7 @@ def _pair_version(client, name: str, key: str):
 
 
 def _log_pair(client, uri: str, study, members: dict[str, list], combine: str, threshold: float, name: str,
-              key: str, model_tags: dict):
+              key: str, model_tags: dict, estimator: dict | None = None):
     """A ``promotion`` run in the study's experiment holding the pair pyfunc model; returns its new version."""
     import mlflow
     import mlflow.artifacts
@@ -390,11 +392,14 @@ def _log_pair(client, uri: str, study, members: dict[str, list], combine: str, t
                         artifact_uri=f"runs:/{member.info.run_id}/model", dst_path=str(Path(tmp) / label),
                         tracking_uri=uri)
                     config_members[init].append(label)
+            if estimator is not None:  # Algorithm 1 without ground truth: the pair returns Dice estimates too
+                (Path(tmp) / "estimator.json").write_text(json.dumps(estimator, sort_keys=True))
+                artifacts["estimator"] = str(Path(tmp) / "estimator.json")
             first = next(iter(members.values()))[0].data.tags
             config = {"members": config_members, "combine": combine, "threshold": float(threshold),
                       "run_ids": {init: [r.info.run_id for r in runs] for init, runs in members.items()},
                       "study_run_id": study.info.run_id, "split": int(first.get(C.SPLIT, -1)),
-                      "ratio": int(first.get(C.RATIO, -1))}
+                      "ratio": int(first.get(C.RATIO, -1)), **({"estimator": "estimator"} if estimator else {})}
             with fluent_run(uri, run.info.run_id), warnings.catch_warnings(), _quiet_logger("mlflow.pyfunc"):
                 # The signature documents the input; an input example would name a file of this machine.
                 # The pyfunc logger's CloudPickle notice is for models from untrusted code: this is ours.
@@ -426,13 +431,15 @@ def _quiet_logger(name: str):
 
 
 def promote(study, ranking: pd.DataFrame, *, criterion: str, combine: str, threshold: float,
-            dry_run: bool = False, uri: str | None = None) -> Promotion:
+            dry_run: bool = False, uri: str | None = None, estimator: dict | None = None) -> Promotion:
     """Register the ranked trainings' winners and move the aliases (see the module docstring).
 
     ``study``: the study's parent run; ``ranking``: one row per candidate training with ``init``,
     ``run_id``, ``rank`` (1 = best within its init), ``score``, ``sd``, ``n_images``; every candidate
     of an init is a member of the pair. ``combine``/``threshold``: how the pair combines repeats.
-    ``dry_run``: read only, report what would change.
+    ``dry_run``: read only, report what would change. ``estimator``: the chosen split's Dice estimator
+    (``ensemble.estimator.DiceEstimator.to_dict``), stored in the pair so it returns Dice estimates; a pair
+    with another estimator (or none) is another version.
     """
     uri = uri or C.tracking_uri()
     client = _client(uri)
@@ -463,7 +470,7 @@ def promote(study, ranking: pd.DataFrame, *, criterion: str, combine: str, thres
                         "the pair needs both inits")
     first = next(iter(members.values()))[0]
     pname = names[PAIR] = pair_name(first)
-    key = _members_key({i: [r.info.run_id for r in rs] for i, rs in members.items()}, combine, threshold)
+    key = _members_key({i: [r.info.run_id for r in rs] for i, rs in members.items()}, combine, threshold, estimator)
     tags = _model_tags(first, PAIR)
     _ensure_registered_model(client, pname, tags, f"medseglab LMI+TII pair (Algorithm 1's four candidates) of "
                              f"dataset {first.data.tags.get(C.DATASET)}", dry_run, actions)
@@ -472,8 +479,9 @@ def promote(study, ranking: pd.DataFrame, *, criterion: str, combine: str, thres
         actions.append(f"{pname} version {version.version} already holds these {sum(map(len, members.values()))} models")
     else:
         actions.append(f"log the pair ({', '.join(f'{len(v)} {k.upper()}' for k, v in members.items())}, "
-                       f"combine {combine}) and register it as a new version of {pname}")
+                       f"combine {combine}{', with its Dice estimator' if estimator else ''}) and register it as "
+                       f"a new version of {pname}")
         if not dry_run:
-            version = _log_pair(client, uri, study, members, combine, threshold, pname, key, tags)
+            version = _log_pair(client, uri, study, members, combine, threshold, pname, key, tags, estimator)
     _set_alias(client, pname, CHAMPION, version, record, dry_run, actions)
     return Promotion(ranking, names, actions, dry_run, None if version is None else int(version.version))
