@@ -59,6 +59,10 @@ def test_pages_show_the_study(study_page, tiny_study):
     assert "Mood p Holm" in page.locator("#stats-grid").inner_text()
     page = study_page.open("/depletion", settle_ms=2000)
     assert page.locator("#depletion-graph .legendtext", has_text="paper TII (Table 2)").count() == 1
+    # 80 + one depleted ratio: 2 points, the 2-parameter law, drawn from stats/tables/learning_curves.csv
+    curve = page.locator("#depletion-learning-curve")
+    assert curve.locator(".legendtext", has_text="TII 95% bootstrap band").count() == 1
+    assert curve.locator(".legendtext", has_text="(ipl2, 2 points)").count() == 2
     page = study_page.open("/splits", settle_ms=1500)
     assert page.locator("#splits-labels .main-svg").count() > 0
     page = study_page.open("/ensemble", settle_ms=1500)

@@ -169,7 +169,8 @@ def _report(table, tmp_path, **kwargs):
 
 
 def test_demo_study_report_has_the_curves_the_backtest_and_the_plot(tmp_path):
-    report = _report(demo_shaped(), tmp_path)
+    table = demo_shaped()
+    report = _report(table, tmp_path)
     tables = tmp_path / "tables"
     summary = pd.read_csv(tables / "learning_curves.csv")
     back = pd.read_csv(tables / "learning_curve_backtest.csv")
@@ -180,10 +181,18 @@ def test_demo_study_report_has_the_curves_the_backtest_and_the_plot(tmp_path):
     dice = back.loc[back["metric"] == "dice"]
     assert (dice["status"] == "ok").all() and (dice["n_points"] == 2).all() and (dice["fit_train_pct"] == "10;20").all()
     assert np.allclose(dice["abs_error"], (dice["predicted"] - dice["observed"]).abs())
-    # the points are Table 2's medians
+    # like for like: split 0's chain and repeat 0 only (the repeat every training % has), so the depleted
+    # points are Table 2's medians and the 80% point is repeat 0's median, not the 2-repeat mean's
+    dice_points = points.loc[points["metric"] == "dice"]
+    assert set(dice_points["split"]) == {0} and set(dice_points["repeats"].astype(str)) == {"0"}
     depletion = pd.read_csv(tmp_path / "depletion.csv")
-    merged = points.loc[points["metric"] == "dice"].merge(depletion, on=["train_pct", "init", "split"])
-    assert len(merged) == 6 and np.allclose(merged["median"], merged["dice_median"])
+    merged = dice_points.loc[dice_points["train_pct"] < 80].merge(depletion, on=["train_pct", "init", "split"])
+    assert len(merged) == 4 and np.allclose(merged["median"], merged["dice_median"])
+    rep0 = table.loc[(table["ratio"] == 80) & (table["split"] == 0) & (table["repeat"] == 0)]
+    by_hand = rep0.groupby("init")["dice"].median()
+    at_80 = dice_points.loc[dice_points["train_pct"] == 80].set_index("init")["median"]
+    assert np.allclose(at_80.sort_index(), by_hand.sort_index())
+    assert "repeat(s) 0 only" in (tables / "learning_curves_summary.md").read_text()
     # the backtest's observed value is the 80% median; its prediction comes from the 10 and 20% points only
     obs = points.loc[(points["metric"] == "dice") & (points["train_pct"] == 80)].set_index("init")["median"]
     assert np.allclose(dice.set_index("init")["observed"].sort_index(), obs.sort_index())
@@ -218,6 +227,17 @@ def test_five_ratios_fit_three_parameters_and_sizes_come_from_the_split_report(t
     # LMI loses more with less data: its curve is steeper (a larger exponent or gap)
     lmi, tii = summary.loc[("dice", "lmi")], summary.loc[("dice", "tii")]
     assert float(law(15, lmi["a"], lmi["b"], lmi["c"], 120)) < float(law(15, tii["a"], tii["b"], tii["c"], 120))
+
+
+def test_with_the_same_repeats_everywhere_the_points_are_table_2(tmp_path):
+    table = demo_shaped((80, 40, 10))
+    table = table.loc[(table["split"] == 0) & (table["repeat"] == 0)]
+    report = _report(table, tmp_path, make_plots=False)
+    points = report.learning.points
+    assert (points["repeats"] == "all").all()
+    merged = points.loc[points["metric"] == "dice"].merge(pd.read_csv(tmp_path / "depletion.csv"),
+                                                         on=["train_pct", "init", "split"])
+    assert len(merged) == 6 and np.allclose(merged["median"], merged["dice_median"])
 
 
 def test_one_depleted_ratio_says_the_backtest_cannot_be_done(tmp_path):

@@ -30,6 +30,18 @@ def _backtest_cell(row: pd.Series) -> str:
             f"CI [{fmt(row['predicted_ci_low'])}, {fmt(row['predicted_ci_high'])}])")
 
 
+def _points_note(curves: LearningCurves) -> str:
+    p = curves.points.drop_duplicates("train_pct").sort_values("train_pct")
+    if p.empty:
+        return "No points."
+    splits = ", ".join(f"{t}% split {s}" for t, s in zip(p["train_pct"], p["split"]))
+    if (p["repeats"] == "all").all():
+        return f"Points: Table 2's medians at {splits}."
+    return (f"Points: medians of repeat(s) {p['repeats'].iloc[0].replace(';', ', ')} only at {splits}: the repeats "
+            "every training % has, so each point is the same kind of model (Table 2 combines all repeats where "
+            "there are more, so its medians differ there).")
+
+
 def summary_table(curves: LearningCurves, dataset: str, provenance: Provenance = UNKNOWN) -> Table:
     """``learning_curves_summary``: one display row per metric x init, with the notes that say how to read it."""
     o = curves.options
@@ -54,8 +66,8 @@ def summary_table(curves: LearningCurves, dataset: str, provenance: Provenance =
         f"{o.min_points_3p} training % the asymptote is fixed at 1 (ipl2: 2 parameters; through 2 points it is exact), "
         "as column model says. Least squares with 0 <= a <= 1, b >= 0, 0 <= c <= 5: a grid over c (a, b exact for "
         "each c), polished by scipy.optimize.curve_fit.",
-        f"Points: Table 2's medians (one split per training %). 'k x data' = k times the split's whole dataset "
-        f"({curves.n_full:,.0f} images, train + test)" + (f"; n_train {first['n_train_source']}." if first is not None else "."),
+        _points_note(curves) + f" 'k x data' = k times the split's whole dataset ({curves.n_full:,.0f} images, "
+        "train + test)" + (f"; n_train {first['n_train_source']}." if first is not None else "."),
         f"[low, high]: {o.confidence:.0%} percentile bootstrap interval over {o.bootstrap} replicates: test images (and a model's "
         "repeats when the level is repeat_mean) resampled per training %, the curve refitted.",
         f"Images for median {o.target:g}: where the fitted curve reaches it; 'not reached within {o.horizon:g}x' when it "

@@ -119,13 +119,40 @@ def _sizes(points: pd.DataFrame, train_sizes: pd.DataFrame | None) -> pd.DataFra
 # ----------------------------------------------------------------------------- medians and bootstrap
 
 
-def _matrices(stats: StudyStatistics, per_repeat: pd.DataFrame, ratio: int, split: int, metrics) -> tuple[int, dict]:
+def chain(stats: StudyStatistics, per_repeat: pd.DataFrame, curve: pd.DataFrame) -> tuple[pd.DataFrame, list | None]:
+    """The models a curve compares, like for like: (train_pct, split) per training % and the repeats
+    to use (None = all, the level's values, Table 2's medians). The split is the depletion chain's: the
+    one trained at the most training % (its train sets are nested), Table 2's split at the largest % on
+    a tie; a % not trained there comes from Table 2's split. When some training % has repeats the
+    others lack (the demo: 2 at 80%, 1 below), every point uses only the repeats all of them have."""
+    pairs = stats.values[["ratio", "split"]].drop_duplicates().astype(int)
+    counts = pairs.groupby("split").size()
+    top = curve.sort_values("train_pct").iloc[-1]["split"] if not curve.empty else counts.index.min()
+    best = counts[counts == counts.max()].index
+    split = int(top) if top in best else int(best.min())
+    table2 = curve.drop_duplicates("train_pct").set_index("train_pct")["split"]
+    regimes = pd.DataFrame({"train_pct": sorted(table2.index.astype(int))})
+    have = set(map(tuple, pairs.to_numpy().tolist()))
+    regimes["split"] = [split if (r, split) in have else int(table2[r]) for r in regimes["train_pct"]]
+    if "repeat" not in per_repeat:
+        return regimes, None
+    keys = per_repeat.merge(regimes.rename(columns={"train_pct": "ratio"}), on=["ratio", "split"])
+    sets = [set(g["repeat"].astype(int)) for _, g in keys.groupby(["ratio", "split", "init"], observed=True)]
+    common = sorted(set.intersection(*sets)) if sets else []
+    return regimes, (common if sets and any(s != set(common) for s in sets) else None)
+
+
+def _matrices(stats: StudyStatistics, per_repeat: pd.DataFrame, ratio: int, split: int, metrics,
+              repeats: list | None = None) -> tuple[int, dict]:
     """(number of test images, {init: {metric: (images, repeats) values}}) of one regime, rows aligned
     on one image list so a bootstrap draw of images is the same draw for both inits. Level combined: the
-    combined output's values (one column); repeat_mean: each repeat's values (the model value is their mean)."""
-    combined = stats.level == "combined"
+    combined output's values (one column); repeat_mean, or only some ``repeats``: each repeat's values
+    (the model value is their mean)."""
+    combined = stats.level == "combined" and repeats is None
     src = stats.values if combined else per_repeat
     rows = src.loc[(src["ratio"] == ratio) & (src["split"] == split) & src["init"].isin(INITS)].copy()
+    if repeats is not None:
+        rows = rows.loc[rows["repeat"].astype(int).isin(repeats)]
     rows["image_id"] = rows["image_id"].astype(str)
     rows["init"] = rows["init"].astype(str)
     if combined or "repeat" not in rows:
@@ -194,17 +221,18 @@ def learning_curves(stats: StudyStatistics, per_repeat: pd.DataFrame, curve: pd.
     (train_pct, init, split): the split each training % is taken from; ``train_sizes``: (split, ratio,
     n_train, n_test) from the split report (None: estimated from the test-set sizes)."""
     metrics = [m for m in options.metrics if m in stats.values.columns]
-    regimes = curve[["train_pct", "split"]].drop_duplicates("train_pct").sort_values("train_pct")
+    regimes, repeats = chain(stats, per_repeat, curve)
     rng = np.random.default_rng(options.seed)
     point_rows, boot = [], {}
     for pct, split in regimes.itertuples(index=False):
-        n_images, mats = _matrices(stats, per_repeat, int(pct), int(split), metrics)
+        n_images, mats = _matrices(stats, per_repeat, int(pct), int(split), metrics, repeats)
         draws = _boot_medians(n_images, mats, options.bootstrap, rng)
         for init, ms in mats.items():
             for metric, matrix in ms.items():
                 boot[(metric, init, int(pct))] = draws[init][metric]
                 point_rows.append({"metric": metric, "init": init, "ratio": int(pct), "split": int(split),
                                    "n_test_images": n_images, "n_repeats": matrix.shape[1],
+                                   "repeats": "all" if repeats is None else ";".join(map(str, repeats)),
                                    "median": _model_medians(matrix)})
     points = _sizes(pd.DataFrame(point_rows), train_sizes)
     ratios = sorted(points["ratio"].unique())
@@ -237,7 +265,7 @@ def learning_curves(stats: StudyStatistics, per_repeat: pd.DataFrame, curve: pd.
     bands = pd.concat(band_rows, ignore_index=True) if band_rows else pd.DataFrame(
         columns=["metric", "init", "n_train", "fit", "band_low", "band_high"])
     points = points[["metric", "init", "ratio", "split", "n_train", "n_train_source", "n_full", "n_test_images",
-                     "n_repeats", "median", "ci_low", "ci_high"]].rename(columns={"ratio": "train_pct"})
+                     "n_repeats", "repeats", "median", "ci_low", "ci_high"]].rename(columns={"ratio": "train_pct"})
     return LearningCurves(summary, pd.DataFrame(back_rows), points, bands, fits, backtest_fits, options,
                           int(main_ratio), n_full)
 
