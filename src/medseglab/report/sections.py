@@ -59,7 +59,7 @@ SECTIONS: tuple[Section, ...] = (
             (Part("stats/plots/depletion.png", "image", "medians by % of the data used for training"),), STATS),
     Section("learning", "Learning curves",
             (Part("stats/plots/learning_curves.png", "image", "median score by training images, inverse power law fits"),
-             _t("learning_curves_summary", fallback="learning_curves"), _t("learning_curve_backtest")), STATS),
+             _t("learning_curves_summary", fallback="learning_curves"), _t("learning_curve_backtest", "backtest: fitted below the main training %, predicting its median")), STATS),
     Section("distributions", "Distributions",
             (Part("stats/plots/distributions.png", "image", "per-image values per init"),
              Part("stats/plots/delta_m.png", "image", "delta_m = TII - LMI per image")), STATS),
