@@ -264,3 +264,34 @@ def test_the_cli_lines_give_the_fit_and_the_backtest_error(tmp_path):
     assert "learning curve, Dice TII (ipl2, 3 points" in text
     assert "backtest (fit 10, 20% -> 80%)" in text and "error" in text
     assert "images for 0.9" in text
+
+
+def test_stats_reads_training_sizes_from_the_study_run_and_logs_the_curves(tmp_path, monkeypatch):
+    """``medseglab stats --table ... --run-id``: the train set sizes come from the study's
+    ``splits/split_report.csv``; the curves and the backtest are logged on its parent run."""
+    from mlflow.tracking import MlflowClient
+
+    from medseglab.stats.stage import table_stats
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri)
+    exp = client.create_experiment("medseglab/skin", artifact_location=(tmp_path / "art").as_uri())
+    parent = client.create_run(exp, tags={"medseglab.kind": "study", "medseglab.dataset": "skin"}).info.run_id
+    rows = [{"split": s, "ratio": r, "subset": sub, "clinical_label": "unknown", "n_images": n}
+            for s in (0, 1) for r, n_train in ((80, 130), (20, 32), (10, 16)) for sub, n in (("train", n_train), ("test", 7))]
+    (tmp_path / "splits").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "splits" / "split_report.csv", index=False)
+    client.log_artifact(parent, str(tmp_path / "splits" / "split_report.csv"), "splits")
+    client.set_terminated(parent)
+    demo_shaped().to_parquet(tmp_path / "per_image.parquet")
+    params = {"stats": {"bootstrap": 20, "learning_curve": {"bootstrap": 50}}, "datasets": {"skin": {}}}
+    report, logged = table_stats(params, "skin", tmp_path / "per_image.parquet", parent, out=tmp_path / "rep", plots=False)
+    assert logged == parent
+    summary = report.learning.summary
+    assert (summary["n_train_source"] == "split report").all() and (summary["n_train"] == "16;32;130").all()
+    names = {a.path for a in client.list_artifacts(parent, "stats/tables")}
+    assert {"stats/tables/learning_curves.csv", "stats/tables/learning_curve_backtest.csv"} <= names
+    metrics = client.get_run(parent).data.metrics
+    assert metrics["learning_curve.tii.backtest_abs_error"] == pytest.approx(
+        report.metrics["learning_curve"]["tii"]["backtest_abs_error"])
