@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from medseglab.errors import UserError, check_name  # UserError also re-exported for old imports
 from medseglab.quiet import quiet_libraries
@@ -22,6 +23,7 @@ STAGE_MODULES = (
     "medseglab.data.cli",
     "medseglab.splits.cli",
     "medseglab.study.cli",
+    "medseglab.tuning.cli",
     "medseglab.stats.cli",
     "medseglab.ensemble.cli",
     "medseglab.explain.cli",
@@ -36,7 +38,31 @@ def common_parser() -> argparse.ArgumentParser:
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a params.yaml key for this run, e.g. --set train.batch_size=4 (repeatable)",
     )
+    common.add_argument(
+        "--set-file", dest="overrides", action=SetFile, metavar="FILE",
+        help="apply every `key: value` line of a YAML file as --set overrides, e.g. the best values "
+             "`medseglab tune` wrote (repeatable; later --set / --set-file win)",
+    )
     return common
+
+
+class SetFile(argparse.Action):
+    """``--set-file FILE``: a flat YAML mapping of params keys, added to the ``--set`` overrides in order."""
+
+    def __call__(self, parser, namespace, path, option_string=None):
+        import json
+
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            parser.error(f"--set-file {path}: cannot be read as YAML ({exc}); give the file `medseglab tune` wrote")
+        if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+            parser.error(f"--set-file {path}: give a mapping of params keys, e.g. `train.learning_rate: 0.1`")
+        overrides = list(getattr(namespace, self.dest, None) or [])
+        overrides += [f"{key}={json.dumps(value)}" for key, value in data.items()]
+        setattr(namespace, self.dest, overrides)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,8 @@ import os
 import keras
 import numpy as np
 
+from medseglab.training.augment import augment_batch, check_augment
+
 DEFAULT_IN_MEMORY_MB = 2048
 
 
@@ -27,8 +29,10 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 class _Batches(keras.utils.PyDataset):
     """Shared epoch bookkeeping: ``epoch`` advances in ``on_epoch_end`` (Keras calls it once per epoch)."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool, initial_epoch: int = 0, **kwargs):
+    def __init__(self, n: int, batch_size: int, seed: int, shuffle: bool, initial_epoch: int = 0,
+                 augment=None, **kwargs):
         super().__init__(**kwargs)
+        self.augment = check_augment(augment)
         if n == 0:
             raise ValueError("no images to feed: the train set is empty")
         self.n = int(n)
@@ -44,6 +48,12 @@ class _Batches(keras.utils.PyDataset):
         order = epoch_order(self.n, self.seed, self.epoch) if self.shuffle else np.arange(self.n)
         return order[index * self.batch_size:(index + 1) * self.batch_size]
 
+    def batch(self, images, masks, index: int):
+        """float32 images and int32 masks of batch ``index``, augmented as ``train.augment`` says."""
+        images, masks = augment_batch(np.asarray(images, dtype=np.float32), np.asarray(masks, dtype=np.int32),
+                                      self.augment, self.seed, self.epoch, index)
+        return images, masks
+
     def on_epoch_end(self) -> None:
         self.epoch += 1
 
@@ -52,23 +62,23 @@ class ArrayBatches(_Batches):
     """Batches from uint8 arrays held in memory (images N x H x W x 3, masks N x H x W)."""
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, batch_size: int, seed: int = 0,
-                 shuffle: bool = True, initial_epoch: int = 0):
-        super().__init__(len(images), batch_size, seed, shuffle, initial_epoch)
+                 shuffle: bool = True, initial_epoch: int = 0, augment=None):
+        super().__init__(len(images), batch_size, seed, shuffle, initial_epoch, augment)
         self.images = images
         self.masks = masks
 
     def __getitem__(self, index: int):
         idx = self.indices(index)
-        return self.images[idx].astype(np.float32), self.masks[idx].astype(np.int32)
+        return self.batch(self.images[idx], self.masks[idx], index)
 
 
 class StreamingBatches(_Batches):
     """Batches decoded from the prepared dataset's PNGs by worker threads, with a prefetch queue."""
 
     def __init__(self, prepared, image_ids, batch_size: int, seed: int = 0, shuffle: bool = True,
-                 initial_epoch: int = 0, workers: int | None = None, max_queue_size: int = 8):
+                 initial_epoch: int = 0, workers: int | None = None, max_queue_size: int = 8, augment=None):
         workers = workers or min(4, os.cpu_count() or 1)
-        super().__init__(len(image_ids), batch_size, seed, shuffle, initial_epoch,
+        super().__init__(len(image_ids), batch_size, seed, shuffle, initial_epoch, augment,
                          workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         self.prepared = prepared
         self.image_ids = np.asarray(list(image_ids), dtype=object)
@@ -77,7 +87,7 @@ class StreamingBatches(_Batches):
         ids = list(self.image_ids[self.indices(index)])
         images = self.prepared.load_images(ids)
         masks = self.prepared.load_masks(ids)
-        return np.asarray(images, dtype=np.float32), np.asarray(masks, dtype=np.int32)
+        return self.batch(images, masks, index)
 
 
 def fits_in_memory(n_images: int, image_size, budget_mb: float | None) -> bool:
@@ -89,11 +99,14 @@ def fits_in_memory(n_images: int, image_size, budget_mb: float | None) -> bool:
 
 
 def make_batches(prepared, image_ids, batch_size: int, seed: int, image_size, *, initial_epoch: int = 0,
-                 in_memory_mb: float | None = None, shuffle: bool = True, workers: int | None = None):
-    """The feeder for a train (or validation) set: in memory when it fits the budget, else streaming."""
+                 in_memory_mb: float | None = None, shuffle: bool = True, workers: int | None = None,
+                 augment=None):
+    """The feeder for a train (or validation) set: in memory when it fits the budget, else streaming;
+    ``augment`` is the `train.augment` switches (training batches only)."""
     image_ids = list(image_ids)
     if fits_in_memory(len(image_ids), image_size, in_memory_mb):
         images = np.asarray(prepared.load_images(image_ids), dtype=np.uint8)
         masks = np.asarray(prepared.load_masks(image_ids), dtype=np.uint8)
-        return ArrayBatches(images, masks, batch_size, seed, shuffle, initial_epoch)
-    return StreamingBatches(prepared, image_ids, batch_size, seed, shuffle, initial_epoch, workers=workers)
+        return ArrayBatches(images, masks, batch_size, seed, shuffle, initial_epoch, augment)
+    return StreamingBatches(prepared, image_ids, batch_size, seed, shuffle, initial_epoch, workers=workers,
+                            augment=augment)

@@ -191,7 +191,8 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     if initial_epoch < epochs:
         in_memory_mb = train_cfg.get("in_memory_mb")
         feeder = make_batches(prepared, fit_ids, batch_size, seed, cfg["image_size"], initial_epoch=initial_epoch,
-                              in_memory_mb=in_memory_mb, workers=train_cfg.get("workers"))
+                              in_memory_mb=in_memory_mb, workers=train_cfg.get("workers"),
+                              augment=train_cfg.get("augment"))
         val = (make_batches(prepared, val_ids, batch_size, seed, cfg["image_size"], in_memory_mb=in_memory_mb,
                             shuffle=False, workers=train_cfg.get("workers")) if val_ids else None)
         progress = ProgressBar(f"train {key.name}", epochs, initial_epoch, len(feeder))
