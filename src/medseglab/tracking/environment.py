@@ -21,6 +21,7 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"  # what MLflow itself records for a 
 TRAINING_TAGS = ("device", "precision", "distribute", "replicas", "jit_compile")
 
 
+@functools.lru_cache(maxsize=None)  # a process's packages do not change under it
 def _version(name: str) -> str:
     try:
         return metadata.version(name)
