@@ -68,8 +68,8 @@ def summary_table(curves: LearningCurves, dataset: str, provenance: Provenance =
         "each c), polished by scipy.optimize.curve_fit.",
         _points_note(curves) + f" 'k x data' = k times the split's whole dataset ({curves.n_full:,.0f} images, "
         "train + test)" + (f"; n_train {first['n_train_source']}." if first is not None else "."),
-        f"[low, high]: {o.confidence:.0%} percentile bootstrap interval over {o.bootstrap} replicates: test images (and a model's "
-        "repeats when the level is repeat_mean) resampled per training %, the curve refitted.",
+        f"[low, high]: {o.confidence:.0%} percentile bootstrap interval over {o.bootstrap} replicates: test images (and the repeats, "
+        "where a point averages several) resampled per training %, the curve refitted.",
         f"Images for median {o.target:g}: where the fitted curve reaches it; 'not reached within {o.horizon:g}x' when it "
         f"is beyond {o.horizon:g} times the dataset or the asymptote is below it.",
         f"Backtest: fitted on the training % below {curves.main_ratio} only, then predicting the {curves.main_ratio}% "
