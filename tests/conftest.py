@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -134,38 +130,11 @@ def _no_tracking_store_left_in_the_project():
 def _running_mlflow_server(root: Path):
     """Start `mlflow server` (SQLite backend in ``root``, artifacts proxied into ``root/artifacts``) on a
     free loopback port; yield ``{"url", "root", "port"}``; stop it and its worker on exit."""
-    with contextlib.closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri",
-         f"sqlite:///{root / 'server.db'}", "--serve-artifacts", "--artifacts-destination", str(root / "artifacts"),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"mlflow server did not come up: {(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        yield {"url": url, "root": root, "port": port}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # its own session: the server and its uvicorn worker
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+    from medseglab.tracking.server import mlflow_server
+
+    with mlflow_server(f"sqlite:///{root / 'server.db'}", root / "artifacts", log_path=root / "server.log",
+                       cwd=root) as url:
+        yield {"url": url, "root": root, "port": int(url.rsplit(":", 1)[1])}
 
 
 @pytest.fixture(scope="session")
