@@ -38,6 +38,7 @@ WEIGHTS_SOURCE = "medseglab.weights.source"  # with .sha256, .path, .md5, .note 
 WEIGHTS_SHA256 = "medseglab.weights.sha256"
 LAUNCHER = "medseglab.launcher_run_id"  # the `mlflow run` outer run that started a study
 STUDY_RUN = "medseglab.study_run_id"    # on that outer run: the study parent it started
+TASK = "medseglab.task"               # the study task (launch + key) training the run on Ray: its retry takes the run over
 
 # Keys of an effective config that choose the grid, not what one training does.
 GRID_KEYS = ("splits", "repeats", "inits", "ratios", "depletion", "profile")

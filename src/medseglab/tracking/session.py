@@ -21,18 +21,19 @@ class Tracking:
     keep_checkpoints: bool = False
     checkpoint_root: Path = Path("checkpoints")
     uri: str | None = None  # the tracking URI the client was built for
+    task: str | None = None  # a study task id (Ray executor): a RUNNING run with this tag is its own dead attempt
 
     @classmethod
     def open(cls, params: dict, dataset: str, parent_run_id: str | None = None,
-             profile: str | None = None) -> "Tracking":
+             profile: str | None = None, uri: str | None = None) -> "Tracking":
         """A client of the project's store and the dataset's experiment, checked for writing:
         a corrupt store or an artifact folder that cannot be written is a TrackingError now,
-        not a traceback when the first run starts."""
+        not a traceback when the first run starts. ``uri`` overrides the store of ``params``."""
         from medseglab.tracking.conventions import tracking_uri
         from medseglab.tracking.runs import ensure_experiment
         from medseglab.tracking.store import open_client
 
-        uri = tracking_uri(params)
+        uri = uri or tracking_uri(params)
         client = open_client(uri=uri)
         section = params.get("tracking") or {}
         return cls(

@@ -74,7 +74,9 @@ def train_one(cfg: dict, key, prepared, splits: pd.DataFrame, *, tracking: Track
         run = finished[0]
         _say(f"{key.name}: already finished in run {run.info.run_id} (same config {hashes[C.CONFIG_HASH]}); skipped")
         return TrainingResult(key, run.info.run_id, "skipped", int(run.data.tags.get(C.EPOCHS_DONE, cfg["epochs"])))
-    alive = [r for r in runs if is_alive(r)]
+    # A RUNNING run of this very study task was left by its earlier attempt, whose worker died (Ray retries
+    # a task only then), wherever it ran: resumed, not refused.
+    alive = [r for r in runs if is_alive(r) and not (tracking.task and r.data.tags.get(C.TASK) == tracking.task)]
     if alive:
         tags = alive[0].data.tags
         raise UserError(
@@ -90,6 +92,8 @@ def train_one(cfg: dict, key, prepared, splits: pd.DataFrame, *, tracking: Track
     tags = {C.KIND: "training", C.PROFILE: str(tracking.profile or cfg.get("profile", "")), **key.tags(), **hashes}
     if tracking.parent_run_id:
         tags[C.PARENT] = tracking.parent_run_id
+    if tracking.task:
+        tags[C.TASK] = tracking.task
     return _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, callbacks, predict_batch_size)
 
 
