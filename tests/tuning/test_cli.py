@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -58,3 +59,40 @@ def test_mlproject_tune_entry_point_renders_the_cli_command():
     argv = subprocess.run(["bash", "-c", f"printf '%s\\n' {tail}"], capture_output=True, text=True).stdout.splitlines()
     args = build_parser().parse_args(argv)
     assert args.trials is None and args.storage == "" and args.workers == 1 and args.executor == "local"
+
+
+@pytest.mark.slow
+def test_mlflow_run_tune_entry_point_makes_the_launcher_the_tuning_run(tmp_path, mlflow_db_template):
+    """`mlflow run . -e tune --experiment-name medseglab/skin`: the run MLflow opens is the tuning run and
+    the trial is its nested run (a one-trial tuning of the tiny set)."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    from medseglab.config import apply_overrides
+
+    from .conftest import TINY
+
+    folder = tmp_path / "project"
+    env = project(folder, mlflow_db_template)
+    for name in ("MLproject", "python_env.yaml"):
+        shutil.copy(ROOT / name, folder / name)
+    params = apply_overrides(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    bin_dir = Path(sys.executable).parent
+    env["PATH"] = f"{bin_dir}:{env.get('PATH', '')}"
+    cmd = [str(bin_dir / "mlflow"), "run", str(folder), "-e", "tune", "-P", "dataset=skin", "-P", "init=lmi",
+           "-P", "trials=1", "--env-manager", "local", "--experiment-name", "medseglab/skin"]
+    done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert "1 complete, 0 pruned, 0 failed trials" in done.stdout
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    exp = client.get_experiment_by_name("medseglab/skin")
+    runs = client.search_runs([exp.experiment_id])
+    (tuning,) = [r for r in runs if r.data.tags.get("medseglab.kind") == "tuning"]
+    (trial,) = [r for r in runs if r.data.tags.get("medseglab.kind") == "tuning-trial"]
+    assert len(runs) == 2 and trial.data.tags["mlflow.parentRunId"] == tuning.info.run_id
+    assert tuning.data.tags.get("mlflow.project.entryPoint") == "tune" and tuning.info.status == "FINISHED"
+    assert (folder / "tuning" / "skin-lmi.yaml").is_file()
