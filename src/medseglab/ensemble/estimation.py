@@ -27,8 +27,9 @@ from medseglab.ensemble.summary import _wilcoxon
 from medseglab.names import CANDIDATES, INITS
 
 FILES = ("estimated_choice.csv", "estimator_evaluation.json", "estimated_vs_oracle.png", "estimator.json")
-ORACLE_NOTE = ("oracle = Algorithm 1 with ground truth: it looks at each image's true Dice, so its gains over "
-               "LMI and TII can never be negative; the estimated choice is what a deployment without ground truth gets")
+ORACLE_NOTE = ("oracle = Algorithm 1 with ground truth: it looks at each image's true Dice, so where Dice decides its "
+               "gains over LMI and TII can never be negative (where every Dice is >= the threshold AUROC decides, "
+               "which can cost a little Dice); the estimated choice is what a deployment without ground truth gets")
 
 
 def cross_fit(features: pd.DataFrame, choices: pd.DataFrame, *, combine: str, threshold: float,

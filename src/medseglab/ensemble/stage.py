@@ -68,7 +68,8 @@ class EnsembleRun:
                 lines.append(f"  {label}: median Dice chosen {row.median_chosen:.4f} vs {row.baseline.upper()} "
                              f"{row.median_baseline:.4f} (oracle median gain {row.median_gain:+.4f}, "
                              f"Wilcoxon p = {row.p_value:.3g}, n = {row.n})")
-        lines.append("  (oracle: Algorithm 1 with ground truth reads each image's true Dice; its gains are never negative)")
+        lines.append("  (oracle: Algorithm 1 with ground truth reads each image's true Dice; where Dice decides its gain "
+                     "is never negative, where every Dice >= the threshold AUROC decides and can cost a little Dice)")
         estimated = self.result.get("estimated")
         if estimated and "median_dice" in estimated:
             med = estimated["median_dice"]
