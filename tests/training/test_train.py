@@ -174,6 +174,19 @@ def test_run_has_the_contract_tags_and_params(scenario):
     assert run.data.metrics["test_dice_median"] == pytest.approx(scenario["table"]["dice"].median())
 
 
+def test_run_records_the_resolved_precision_xla_and_replication(scenario):
+    """params.yaml says auto; the run says what auto became here (params once, tags on every start)."""
+    from medseglab.training.acceleration import resolve_acceleration
+
+    run = scenario["run"]
+    assert run.data.params["train.precision"] == "auto"
+    expected = resolve_acceleration(scenario["cfg"]["train"])
+    for name in ("precision", "distribute", "replicas", "device"):
+        assert run.data.params[f"training.{name}"] == run.data.tags[f"medseglab.{name}"] == expected.params()[
+            f"training.{name}"]
+    assert run.data.params["training.jit_compile"] == run.data.tags["medseglab.jit_compile"] in ("true", "false")
+
+
 def test_run_has_the_contract_artifacts(scenario):
     files = scenario["artifacts"]
     for name in ("evaluation/per_image.parquet", "evaluation/probabilities.npz", "history/history.csv",

@@ -51,7 +51,9 @@ def compile_model(model: keras.Model, train_cfg: dict) -> keras.Model:
     """Compile for training on integer masks: fit(x=float32 (N,H,W,3) in 0..255, y=int (N,H,W)).
 
     ``train_cfg`` is the `train:` section (optimizer, learning_rate, loss, threshold; optional
-    momentum for sgd and jit_compile, default "auto" = XLA on GPU unless op determinism is on).
+    momentum for sgd and jit_compile: True/False, default "auto" = Keras' choice, XLA on GPU unless op
+    determinism is on; a training resolves it first, `training.acceleration.resolve_acceleration`).
+    Build and compile under `training.acceleration.build_scope` for mixed precision or replication.
     Metrics: "accuracy" (pixel accuracy) and "dice" (class 1, over the epoch). Returns the model.
     """
     model.compile(

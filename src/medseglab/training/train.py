@@ -149,9 +149,10 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
 
 def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resuming, extra_callbacks,
                   predict_batch_size, upload) -> TrainingResult:
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, RunTag
 
     from medseglab.models import build_vgg_unet, compile_model
+    from medseglab.training.acceleration import build_scope, compile_config, resolve_acceleration
     from medseglab.training.callbacks import HistoryRecorder, MlflowEpochLogger, ProgressBar, log_epoch
     from medseglab.training.checkpoint import CheckpointCallback, restore_into
     from medseglab.training.evaluate import per_image_table, predict_probabilities
@@ -170,8 +171,10 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     groups = manifest.set_index("image_id").loc[train_ids, "group_id"].astype(str).tolist()
     fit_ids, val_ids = split_validation(train_ids, groups, float(train_cfg.get("val_fraction", 0.0) or 0.0), seed)
 
-    model, weights = build_vgg_unet((height, width, 3), 2, key.init, train_cfg.get("weights_path"), seed)
-    compile_model(model, train_cfg)
+    acc = resolve_acceleration(train_cfg)
+    with build_scope(acc):  # dtype policy and replication for the build only: nothing leaks into the next key
+        model, weights = build_vgg_unet((height, width, 3), 2, key.init, train_cfg.get("weights_path"), seed)
+        compile_model(model, compile_config(train_cfg, acc))
 
     ckpt_dir = Path(tracking.checkpoint_root) / run_id
     history: list[dict] = []
@@ -187,7 +190,9 @@ def _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, res
     elif resuming:
         _say(f"{key.name}: run {run_id} stopped before its first checkpoint; training it again from epoch 0")
     if not resuming or state is None:
-        _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids)
+        _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids, acc.params(model))
+    # Tags on every start: a resume on other hardware shows what it ran with (params keep the first start's).
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in acc.tags(model).items()])
     client.set_tag(run_id, C.EPOCHS_DONE, str(initial_epoch))
 
     fit_seconds = 0.0
@@ -280,10 +285,11 @@ def _relog_missing(client, run_id: str, history: list[dict], log_epoch) -> set[i
     return logged
 
 
-def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids) -> None:
+def _log_start(client, run_id, cfg, key, weights, seed, fit_ids, val_ids, test_ids, resolved: dict) -> None:
     from mlflow.entities import Param, RunTag
 
     params = C.mlflow_params(cfg)
+    params.update(resolved)  # precision, XLA, replicas as resolved on this machine (training.acceleration)
     params.update({
         "training.key": key.name, "training.init": key.init, "training.split": str(key.split),
         "training.ratio": str(key.ratio), "training.repeat": str(key.repeat), "training.seed": str(seed),
