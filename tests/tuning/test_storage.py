@@ -40,3 +40,11 @@ def test_storage_checks_heartbeat_and_reports_an_unreachable_server(tmp_path):
 @pytest.mark.parametrize("remaining, workers, expected", [(4, 2, [2, 2]), (5, 2, [3, 2]), (1, 3, [1]), (3, 1, [3])])
 def test_remaining_trials_are_shared_evenly(remaining, workers, expected):
     assert quotas(remaining, workers) == expected
+
+
+def test_best_file_path_names_dataset_and_init():
+    from medseglab.tuning.tune import best_path
+
+    assert best_path("tuning/{dataset}-{init}.yaml", "skin", "tii") == Path("tuning/skin-tii.yaml")
+    with pytest.raises(ConfigError, match="only {dataset} and {init}"):
+        best_path("tuning/{study}.yaml", "skin", "tii")

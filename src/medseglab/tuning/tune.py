@@ -230,7 +230,7 @@ def _finish(params, dataset, init, cfg, tune_cfg, study, tracking, run_id, url, 
         best = study.best_trial
         values = from_params(best.params, tune_cfg["space"])
         best_values = params_keys(values, params, dataset, cfg["profile"])
-        best_file = Path(str(tune_cfg["best_params"]).format(dataset=dataset, init=init))
+        best_file = best_path(tune_cfg["best_params"], dataset, init)
         write_best(best_file, best_values, study.study_name, best.number, best.value, safe_url(url))
         client.log_metric(run_id, "best_val_dice_median", float(best.value))
         client.set_tag(run_id, "medseglab.tuning.best_trial", str(best.number))
@@ -244,6 +244,15 @@ def _finish(params, dataset, init, cfg, tune_cfg, study, tracking, run_id, url, 
     return TuneResult(study.study_name, run_id, safe_url(url), have["COMPLETE"], have["PRUNED"], have["FAIL"],
                       None if best is None else float(best.value), None if best is None else best.number,
                       best_values, best_file, ran)
+
+
+def best_path(template, dataset: str, init: str) -> Path:
+    """``tune.best_params`` with ``{dataset}`` and ``{init}`` filled in."""
+    try:
+        return Path(str(template).format(dataset=dataset, init=init))
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"tune.best_params={template!r}: only {{dataset}} and {{init}} may stand in braces, "
+                          "e.g. tuning/{dataset}-{init}.yaml") from None
 
 
 def write_best(path: Path, values: dict, name: str, number: int, value: float, storage: str) -> None:
