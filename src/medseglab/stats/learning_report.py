@@ -169,7 +169,7 @@ def plot(curves: LearningCurves, title: str, path: str | Path, provenance: Prove
             h = ax.errorbar(p["n_train"], p["median"], yerr=err, fmt="o", color=colour, ms=4, capsize=2,
                             label=f"{label}: median (CI)")
             handles.setdefault(f"{label}: median (CI)", h)
-            shown.append(p["median"].to_numpy())
+            shown += [p["median"].to_numpy(), p["ci_low"].to_numpy(), p["ci_high"].to_numpy()]
             back = curves.backtest_fits.get((metric, init))
             if back is not None and not band.empty:
                 row = curves.backtest.set_index(["metric", "init"]).loc[(metric, init)]

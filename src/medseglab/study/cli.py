@@ -46,6 +46,14 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
     _data_args(s)
     s.add_argument("--analyze", action="store_true",
                    help="then run `stats`, `ensemble` and `explain` on this study (what `mlflow run .` does)")
+    s.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="local: the trainings one after another in this process; ray: one Ray task each "
+                        "(default: params.yaml `executor`; docs/SCALING.md)")
+    s.add_argument("--address", default=None,
+                   help="with --executor ray: the Ray cluster to join, e.g. HEAD:6379 (default: params ray.address, "
+                        "else RAY_ADDRESS, else a Ray started on this machine)")
+    s.add_argument("--gpus-per-training", type=float, default=None,
+                   help="with --executor ray: GPUs each training task reserves (default: params ray.gpus_per_training)")
     s.set_defaults(func=run_study_cli)
 
 
@@ -92,7 +100,7 @@ def run_study_cli(args) -> int:
     from medseglab.study.study import run_study
     from medseglab.tracking.runs import open_client
 
-    params = load_params(args.params, args.overrides)
+    params = executor_params(load_params(args.params, args.overrides), args)
     entry = (params.get("datasets") or {}).get(args.dataset) or {}
     check_source_flag(blank(args.source), blank(args.format) or entry.get("format"))
     launcher = take_launcher(open_client(params))
@@ -107,6 +115,24 @@ def run_study_cli(args) -> int:
     if args.analyze:
         return analyze(args, result.parent_run_id)
     return 0
+
+
+def executor_params(params: dict, args) -> dict:
+    """params with the study's --executor / --address / --gpus-per-training applied."""
+    ray = dict(params.get("ray") or {})
+    if args.address is not None:
+        ray["address"] = args.address
+    if args.gpus_per_training is not None:
+        ray["gpus_per_training"] = args.gpus_per_training
+    params = {**params, "ray": ray}
+    if args.executor is not None:
+        params["executor"] = args.executor
+    if (args.address is not None or args.gpus_per_training is not None) and params.get("executor", "local") != "ray":
+        from medseglab.errors import ConfigError
+
+        raise ConfigError("--address and --gpus-per-training are for the Ray executor: add --executor ray "
+                          "(or set executor: ray in params.yaml)")
+    return params
 
 
 ANALYSES = ("stats", "ensemble", "explain")  # each reads the finished study and logs to its parent run

@@ -1,13 +1,18 @@
-"""A study: every training of a profile's grid as child runs of one parent MLflow run, in one process.
+"""A study: every training of a profile's grid as child runs of one parent MLflow run.
 
 The parent (tag ``medseglab.kind=study``, name ``study-<dataset>-<profile>-<config_hash>``) is
 reused when the same config is launched again; finished trainings are skipped, killed ones
 resume. At the end the parent holds ``study/per_image.parquet`` and ``study/runs.csv`` and the
 median Dice per init; ``results/<dataset>/`` gets the same table and ``study.json`` for DVC.
+
+The executor (params ``executor``) decides where the trainings run: ``local`` in this process, one
+after the other; ``ray`` as one Ray task per training (``medseglab.study.ray_executor``). Either way
+this process owns the parent run and the bookkeeping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import sys
@@ -23,6 +28,7 @@ from medseglab.tracking import conventions as C
 
 RESULTS_BASE = Path("results")
 RUNS_COLUMNS = ["dataset", "init", "split", "ratio", "repeat", "key", "run_id", "status"]
+EXECUTORS = ("local", "ray")
 
 
 @dataclasses.dataclass
@@ -39,22 +45,50 @@ def _say(message: str) -> None:
     print(f"medseglab: {message}", file=sys.stderr, flush=True)
 
 
+def executor_of(params: dict) -> str:
+    """params ``executor`` (default local), checked."""
+    from medseglab.config import ConfigError
+
+    executor = str(params.get("executor") or "local")
+    if executor not in EXECUTORS:
+        raise ConfigError(f"executor: {executor!r} is not one of {list(EXECUTORS)}; set it in params.yaml "
+                          "or pass --executor local|ray")
+    return executor
+
+
 def run_study(params: dict, dataset: str, profile: str | None = None, source: str | None = None,
               format: str | None = None, *, launcher=None, results_base: str | Path = RESULTS_BASE,
               callbacks_for=None) -> StudyResult:
     """Run (or finish) the study of ``dataset`` under ``profile`` and return its tables.
 
     ``launcher``: an outer `mlflow run` run (`medseglab.study.launcher.Launcher`), see there.
-    ``callbacks_for(key)``: extra Keras callbacks for one training (tests use it to simulate a kill).
+    ``callbacks_for(key)``: extra Keras callbacks for one training (tests use it to simulate a kill;
+    with the Ray executor they must pickle).
     """
-    from medseglab.study.inputs import ensure_prepared_dataset, ensure_splits, grid, study_config
-    from medseglab.study.launcher import link
+    from medseglab.study.inputs import ensure_prepared_dataset, ensure_splits, study_config
     from medseglab.tracking.session import Tracking
 
+    executor = executor_of(params)
     cfg = study_config(params, dataset, profile, source, format)
     prepared = ensure_prepared_dataset(cfg)
     splits, splits_dir = ensure_splits(cfg, prepared)
     tracking = Tracking.open(params, dataset, profile=cfg["profile"])
+    store_uri = tracking.uri  # what study.json records, even when the trainings write through a loopback server
+    with contextlib.ExitStack() as stack:
+        if executor == "ray":
+            from medseglab.study.ray_executor import tracking_for_workers
+
+            tracking = stack.enter_context(tracking_for_workers(tracking, params))
+        return _run(params, cfg, prepared, splits, splits_dir, tracking, store_uri, executor, launcher,
+                    Path(results_base), callbacks_for)
+
+
+def _run(params, cfg, prepared, splits, splits_dir, tracking, store_uri, executor, launcher, results_base,
+         callbacks_for) -> StudyResult:
+    from medseglab.study.inputs import grid
+    from medseglab.study.launcher import link
+
+    dataset = cfg["name"]
     client = tracking.client
     study_hash = C.study_config_hash(cfg)
     hashes = {C.CONFIG_HASH: study_hash, C.DATA_HASH: str(prepared.info["content_hash"]),
@@ -63,31 +97,30 @@ def run_study(params: dict, dataset: str, profile: str | None = None, source: st
     link(client, launcher, parent_id, "study")
     tracking.parent_run_id = parent_id
     keys = grid(cfg)
-    _say(f"study {dataset} ({cfg['profile']}): {len(keys)} trainings, parent run {parent_id} "
-         f"in experiment {C.experiment_name(dataset)}")
+    _say(f"study {dataset} ({cfg['profile']}): {len(keys)} trainings ({executor} executor), parent run "
+         f"{parent_id} in experiment {C.experiment_name(dataset)}")
 
-    from medseglab.training.train import train_one
     from medseglab.tracking.runs import training_table
 
-    rows, tables = [], []
     status = "FAILED"
     try:
         with bar(total=len(keys), desc=f"study {dataset}", unit="training") as progress:
-            for key in keys:
-                progress.set_postfix_str(key.name)
-                extra = tuple(callbacks_for(key)) if callbacks_for else ()
-                result = train_one(cfg, key, prepared, splits, tracking=tracking, callbacks=extra)
-                table = result.table if result.table is not None else training_table(result.run_id, uri=tracking.uri)
-                tables.append(table)
-                rows.append({"dataset": key.dataset, "init": key.init, "split": key.split, "ratio": key.ratio,
-                             "repeat": key.repeat, "key": key.name, "run_id": result.run_id, "status": result.status})
-                gc.collect()
-                progress.update(1)
+            if executor == "ray":
+                from medseglab.study.ray_executor import run_on_ray
+
+                results = run_on_ray(params, cfg, keys, prepared, splits, splits_dir, tracking, progress, callbacks_for)
+            else:
+                results = _run_here(cfg, keys, prepared, splits, tracking, progress, callbacks_for)
+        rows, tables = [], []
+        for key, result in zip(keys, results):
+            tables.append(result.table if result.table is not None else training_table(result.run_id, uri=tracking.uri))
+            rows.append({"dataset": key.dataset, "init": key.init, "split": key.split, "ratio": key.ratio,
+                         "repeat": key.repeat, "key": key.name, "run_id": result.run_id, "status": result.status})
         table = pd.concat(tables, ignore_index=True)
         runs = pd.DataFrame(rows, columns=RUNS_COLUMNS)
         summary = study_summary(table)
-        results_dir = _write_outputs(client, tracking.uri, parent_id, tracking.experiment_id, cfg, study_hash, table,
-                                     runs, summary, Path(results_base), splits_dir)
+        results_dir = _write_outputs(client, store_uri, parent_id, tracking.experiment_id, cfg, study_hash, table,
+                                     runs, summary, results_base, splits_dir)
         client.log_batch(parent_id, metrics=_metrics(summary))
         if launcher is not None and launcher.run_id != parent_id:
             client.log_batch(launcher.run_id, metrics=_metrics(summary))
@@ -100,6 +133,20 @@ def run_study(params: dict, dataset: str, profile: str | None = None, source: st
         client.set_terminated(parent_id, status=status)
     _say(f"study {dataset} done: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k.startswith("dice_median")))
     return StudyResult(parent_id, tracking.experiment_id, table, runs, summary, results_dir)
+
+
+def _run_here(cfg, keys, prepared, splits, tracking, progress, callbacks_for) -> list:
+    """The local executor: every training in this process, in the grid's order."""
+    from medseglab.training.train import train_one
+
+    results = []
+    for key in keys:
+        progress.set_postfix_str(key.name)
+        extra = tuple(callbacks_for(key)) if callbacks_for else ()
+        results.append(train_one(cfg, key, prepared, splits, tracking=tracking, callbacks=extra))
+        gc.collect()
+        progress.update(1)
+    return results
 
 
 def _splits_hash(splits) -> str:
