@@ -51,7 +51,7 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
                         "(default: params.yaml `executor`; docs/SCALING.md)")
     s.add_argument("--address", default=None,
                    help="with --executor ray: the Ray cluster to join, e.g. HEAD:6379 (default: params ray.address, "
-                        "else RAY_ADDRESS, else a Ray started on this machine)")
+                        "else RAY_ADDRESS, else a `ray start` cluster of this machine, else a new local Ray)")
     s.add_argument("--gpus-per-training", type=float, default=None,
                    help="with --executor ray: GPUs each training task reserves (default: params ray.gpus_per_training)")
     s.set_defaults(func=run_study_cli)

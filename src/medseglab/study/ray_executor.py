@@ -72,13 +72,13 @@ def tracking_for_workers(tracking, params: dict):
 
 @contextlib.contextmanager
 def connected(address: str | None):
-    """This process connected to the Ray cluster at ``address`` (None: ``RAY_ADDRESS``, else a new local
-    Ray on this machine); disconnected (a local one stopped) on exit."""
+    """This process connected to the Ray cluster at ``address`` (None: what ``ray.init()`` finds:
+    ``RAY_ADDRESS``, a `ray start` cluster of this machine, else a new local Ray); disconnected (a new
+    local one stopped) on exit."""
     import ray
 
-    kwargs = {"address": address} if address else {"include_dashboard": False}
     try:
-        ray.init(**kwargs, configure_logging=False)
+        ray.init(address=address or None, configure_logging=False)
     except ConnectionError as exc:
         raise UserError(f"cannot reach the Ray cluster at {address!r} ({exc}); start it (`ray start --head`) or "
                         "fix --address / params ray.address") from None
