@@ -196,7 +196,7 @@ def comparison_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str 
     heads = ["input", "ground truth", "LMI mask", "LMI overlay", "TII mask", "TII overlay"]
     if with_cam:
         heads += ["LMI Grad-CAM c0", "LMI Grad-CAM c1", "TII Grad-CAM c0", "TII Grad-CAM c1"]
-    fig, axes = plt.subplots(len(rows), len(heads), figsize=(1.6 * len(heads) + 1.2, 1.7 * len(rows) + 0.6), squeeze=False)
+    fig, axes = _grid(plt, len(rows), len(heads), right_in=0.9 if with_cam else 0.15)
     handle = None
     for r, row in enumerate(rows):
         titles = heads if r == 0 else [None] * len(heads)
@@ -210,8 +210,11 @@ def comparison_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str 
                 handle = _show_cam(axes[r, 6 + k], row.image, cam, titles[6 + k])
         _row_label(axes[r, 0], row)
     if handle is not None:
-        bar = fig.colorbar(handle, ax=axes[:, 6:].ravel().tolist(), fraction=0.02, pad=0.01)
+        first, last = axes[0, -1].get_position(), axes[-1, -1].get_position()
+        cax = fig.add_axes([last.x1 + 0.12 / fig.get_figwidth(), last.y0, 0.12 / fig.get_figwidth(), first.y1 - last.y0])
+        bar = fig.colorbar(handle, cax=cax)
         bar.set_label("Grad-CAM (normalised)", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     _legend(fig)
     _title(fig, title, subtitle, provenance)
     return _save(fig, path)
@@ -229,7 +232,7 @@ def ensemble_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = 
     heads = ["input", "ground truth", "LMI overlay", "TII overlay", "union mask", "union overlay",
              "intersection mask", "intersection overlay"]
     overlay_column = {"lmi": 2, "tii": 3, "union": 5, "intersection": 7}
-    fig, axes = plt.subplots(len(rows), len(heads), figsize=(1.6 * len(heads) + 1.2, 1.7 * len(rows) + 0.6), squeeze=False)
+    fig, axes = _grid(plt, len(rows), len(heads))
     for r, row in enumerate(rows):
         union = np.logical_or(row.lmi, row.tii)
         inter = np.logical_and(row.lmi, row.tii)
@@ -248,6 +251,21 @@ def ensemble_gallery(rows: Sequence[GalleryRow], path: str | Path, title: str = 
     return _save(fig, path)
 
 
+# gallery geometry, inches: square image cells, the row labels' margin on the left, the column heads' on top
+CELL_IN, GAP_IN, LABELS_IN, HEADS_IN, FOOT_IN = 1.45, 0.1, 1.5, 0.3, 0.05
+
+
+def _grid(plt, nrows: int, ncols: int, right_in: float = 0.15):
+    """A figure sized to its grid of square cells, so the images fill it (no empty band between the
+    title, the grid and the legend that a fixed per-row height left)."""
+    width = LABELS_IN + ncols * CELL_IN + (ncols - 1) * GAP_IN + right_in
+    height = HEADS_IN + nrows * CELL_IN + (nrows - 1) * GAP_IN + FOOT_IN
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(left=LABELS_IN / width, right=1 - right_in / width, top=1 - HEADS_IN / height,
+                        bottom=FOOT_IN / height, wspace=GAP_IN / CELL_IN, hspace=GAP_IN / CELL_IN)
+    return fig, axes
+
+
 def _legend(fig, framed: bool = False) -> None:
     from matplotlib.patches import Patch
 
@@ -255,5 +273,5 @@ def _legend(fig, framed: bool = False) -> None:
     handles = [Patch(facecolor=np.array(rgb) / 255, edgecolor="grey", label=name) for name, rgb in items]
     if framed:
         handles.append(Patch(facecolor="white", edgecolor="#00a0ff", linewidth=2, label="Algorithm 1 choice"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
