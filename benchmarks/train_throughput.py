@@ -48,7 +48,10 @@ def parse_args(argv=None):
 
 
 class EpochTimer:
-    """Keras callback recording each epoch's seconds (begin -> end)."""
+    """Keras callback recording each epoch's seconds (begin -> end) in ``seconds``, its training part
+    alone (begin -> last training batch, before validation) in ``train_seconds``, and the CPU seconds
+    of this process in that part (all its threads; what other processes' load does not inflate) in
+    ``train_cpu_seconds``."""
 
     def __new__(cls):
         import keras
@@ -57,12 +60,20 @@ class EpochTimer:
             def __init__(self):
                 super().__init__()
                 self.seconds = []
+                self.train_seconds = []
+                self.train_cpu_seconds = []
 
             def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
+                self._start = self._last_batch = time.perf_counter()
+                self._cpu_start = self._last_cpu = time.process_time()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self._last_batch, self._last_cpu = time.perf_counter(), time.process_time()
 
             def on_epoch_end(self, epoch, logs=None):
                 self.seconds.append(time.perf_counter() - self._start)
+                self.train_seconds.append(self._last_batch - self._start)
+                self.train_cpu_seconds.append(self._last_cpu - self._cpu_start)
 
         return _Timer()
 
@@ -86,27 +97,42 @@ def setup(args, workdir: Path):
 
 def bare(cfg, prepared, splits, key, args):
     """Plain model.fit on arrays in memory: same model, same fit/validation images, same batch size."""
+    n_fit, timer, _ = fit_in_memory(cfg, prepared, splits, key, args.size, args.batch_size, 1 + args.epochs)
+    return n_fit, timer.seconds[1:], None
+
+
+def fit_in_memory(cfg, prepared, splits, key, size: int, batch_size: int, epochs: int, validate_on: str = "val"):
+    """`model.fit` on float32/int32 arrays in memory, built as a training builds it (the ``train:``
+    section's precision, XLA and replication; the training's seed). ``validate_on``: "val" (the
+    training's validation part of the train set) or "test" (the split's test set). Returns (fitted
+    images, the `EpochTimer` of every epoch, the Keras history dict)."""
     import numpy as np
 
     from medseglab.models import build_vgg_unet, compile_model
     from medseglab.splits import train_test_ids
+    from medseglab.training.acceleration import build_scope, compile_config, resolve_acceleration
     from medseglab.training.train import _seed_everything
     from medseglab.training.validation import split_validation
 
-    seed = key.seed(int(cfg["train"].get("seed", 0)))
-    _seed_everything(seed, bool(cfg["train"].get("deterministic", True)))
-    train_ids, _ = train_test_ids(splits, key.split, key.ratio)
+    train = cfg["train"]
+    seed = key.seed(int(train.get("seed", 0)))
+    _seed_everything(seed, bool(train.get("deterministic", True)))
+    train_ids, test_ids = train_test_ids(splits, key.split, key.ratio)
     groups = prepared.manifest.set_index("image_id").loc[train_ids, "group_id"].astype(str).tolist()
-    fit_ids, val_ids = split_validation(train_ids, groups, float(cfg["train"]["val_fraction"]), seed)
+    fit_ids, val_ids = split_validation(train_ids, groups, float(train["val_fraction"]), seed)
+    if validate_on == "test":
+        val_ids = test_ids
     x = prepared.load_images(fit_ids).astype(np.float32)
     y = prepared.load_masks(fit_ids).astype(np.int32)
     val = (prepared.load_images(val_ids).astype(np.float32), prepared.load_masks(val_ids).astype(np.int32))
-    model, _ = build_vgg_unet((args.size, args.size, 3), 2, key.init, cfg["train"].get("weights_path"), seed)
-    compile_model(model, cfg["train"])
+    acc = resolve_acceleration(train)
+    with build_scope(acc):
+        model, _ = build_vgg_unet((size, size, 3), 2, key.init, train.get("weights_path"), seed)
+        compile_model(model, compile_config(train, acc))
     timer = EpochTimer()
-    model.fit(x, y, batch_size=args.batch_size, epochs=1 + args.epochs, validation_data=val if val_ids else None,
-              callbacks=[timer], verbose=0)
-    return len(fit_ids), timer.seconds[1:], None
+    history = model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val if val_ids else None,
+                        callbacks=[timer], verbose=0)
+    return len(fit_ids), timer, history.history
 
 
 def platform(params, cfg, prepared, splits, key, args, workdir: Path, mode: str, store: Path):

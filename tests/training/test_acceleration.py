@@ -35,7 +35,7 @@ def test_auto_resolves_for_the_visible_devices():
     acc = A.resolve_acceleration(TRAIN)
     if _has_gpu():
         assert (acc.precision, acc.device) == ("mixed_float16", "gpu")
-    else:  # fp32 on CPUs: bf16 measured no faster there (benchmarks/precision_throughput.py)
+    else:  # fp32 on CPUs: bf16 lost Dice at equal steps there (docs/MODEL.md, benchmarks/precision_throughput.py)
         assert (acc.precision, acc.jit_compile, acc.device) == ("float32", False, "cpu")
     assert (acc.distribute, acc.replicas) == ("none", 1)  # one device of each kind at most in this process
     assert acc.params() == {"training.precision": acc.precision, "training.jit_compile": str(acc.jit_compile).lower(),
