@@ -52,3 +52,9 @@ def test_logged_model_carries_it_without_the_missing_signature_warning(tiny_mode
         mlflow.set_tracking_uri(previous)
     assert "without specifying model signature" not in caplog.text
     check(info.signature)
+
+
+def test_a_model_without_a_fixed_input_size_is_refused():
+    model, _ = build_vgg_unet((None, None, 3), init="lmi", seed=0)
+    with pytest.raises(ValueError, match="fixed input size"):
+        model_signature(model)

@@ -17,14 +17,19 @@ import numpy as np
 def model_signature(model):
     """The MLflow signature of a Keras model with a fixed input size.
 
-    Inferred from one black image of the model's input shape and dtype and the model's own
-    output on it (one forward pass), so it states what the model really gives.
+    Read from the model's own input and output tensors (shape and dtype, batch size -1), so it states
+    what the model really takes and gives without running it (a forward pass on the new inference view
+    traced one more graph per training: 0.23 s of a demo training, measured with cProfile).
     """
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Schema, TensorSpec
 
-    _, height, width, channels = model.input_shape
-    example = np.zeros((1, height, width, channels), dtype=np.dtype(model.inputs[0].dtype))
-    return infer_signature(example, np.asarray(model.predict_on_batch(example)))
+    def spec(tensor):
+        if any(d is None for d in tensor.shape[1:]):
+            raise ValueError(f"model {model.name}: the signature needs a fixed input size, got {tensor.shape}")
+        return TensorSpec(np.dtype(str(tensor.dtype)), (-1, *(int(d) for d in tensor.shape[1:])))
+
+    return ModelSignature(inputs=Schema([spec(model.inputs[0])]), outputs=Schema([spec(model.outputs[0])]))
 
 
 def log_trained_model(model) -> str:
