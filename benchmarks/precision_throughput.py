@@ -13,7 +13,8 @@ every mode). Modes (``--modes``, comma-separated, a repeated mode is averaged):
 
     fp32, fp32+xla, bf16, bf16+xla     float32 / mixed_bfloat16, XLA off / on (op determinism off:
                                        Keras turns XLA off under it, so every mode runs without it)
-    fp32-det, bf16-det                 with op determinism (params.yaml's default train.deterministic)
+    fp32-det, bf16-det                 with op determinism (params.yaml's default train.deterministic);
+                                       last in --modes: a process cannot turn it off again
     fp16, fp16+xla                     mixed_float16 (for a GPU; emulated and slow on CPUs)
     fp32+amp                           a float32 model whose graph TensorFlow rewrites to bf16 for
                                        oneDNN (grappler auto_mixed_precision_onednn_bfloat16)
@@ -103,6 +104,12 @@ def main(argv=None) -> int:
     if unknown:
         print(f"unknown mode(s) {unknown}: use {list(MODES)}", file=sys.stderr)
         return 2
+    deterministic = [i for i, m in enumerate(modes) if MODES[m]["deterministic"]]
+    if deterministic and any(not MODES[m]["deterministic"] for m in modes[deterministic[0]:]):
+        print(f"--modes {args.modes}: put the modes with op determinism ({', '.join(modes[i] for i in deterministic)}) "
+              "last: TensorFlow cannot turn it off again in a process, so a later mode would run with it",
+              file=sys.stderr)
+        return 2
     os.environ.setdefault("MEDSEGLAB_NO_PROGRESS", "1")
     os.environ.setdefault("MEDSEGLAB_OFFLINE", "1")
     from medseglab.tracking.conventions import TrainingKey
@@ -118,7 +125,7 @@ def main(argv=None) -> int:
         for mode in modes:
             result = run_mode(cfg, prepared, splits, key, args, mode)
             results.setdefault(mode, []).append(result)
-            print(f"  {mode:>9}: {result['rate']:.3f} images/s, {result['cpu_per_image']:.2f} CPU s/image, first "
+            print(f"  {mode:>9}: {result['rate']:.3f} images/s, {result['cpu_per_image']:.3f} CPU s/image, first "
                   f"epoch {result['first_s']:.1f} s, test Dice {result['dice']:.4f} (load {os.getloadavg()[0]:.1f})",
                   flush=True)
         steps = (1 + args.epochs) * -(-results[modes[0]][0]["n_fit"] // args.batch_size)
@@ -132,7 +139,7 @@ def main(argv=None) -> int:
             speedup = f"{base['cpu_per_image'] / cpu:17.2f}" if base else f"{'-':>17}"
             precision = MODES[mode]["precision"] + (" +graph bf16" if mode in GRAPPLER else "")
             print(f"{mode:>9} | {precision:>26} | {str(MODES[mode]['jit_compile']).lower():>5} | "
-                  f"{rate:14.3f} | {ratio} | {cpu:11.2f} | {speedup} | {_mean(runs, 'first_s'):13.1f} | "
+                  f"{rate:14.3f} | {ratio} | {cpu:11.3f} | {speedup} | {_mean(runs, 'first_s'):13.1f} | "
                   f"{_mean(runs, 'dice'):>26.4f} | {_mean(runs, 'val_loss'):.4f}")
         print(f"(one run on a machine whose {os.cpu_count()} CPUs are shared with other work: images/s follows their "
               "load, CPU s/image (this process's CPU time per trained image) much less; compare ratios, not absolute "

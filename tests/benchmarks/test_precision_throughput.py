@@ -36,3 +36,6 @@ def test_tiny_run_prints_a_row_per_mode(shared_dataset, tmp_path):
     bad = subprocess.run([sys.executable, str(SCRIPT), "--source", str(source), "--modes", "fp8"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "unknown mode(s) ['fp8']" in bad.stderr
+    order = subprocess.run([sys.executable, str(SCRIPT), "--source", str(source), "--modes", "fp32-det,fp32"],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert order.returncode == 2 and "put the modes with op determinism (fp32-det) last" in order.stderr
