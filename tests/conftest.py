@@ -146,18 +146,14 @@ def mlflow_server_in():
 
 # --- a finished tiny study and a headless browser (the dashboard's and the study report's tests) ----
 
-ROOT = Path(__file__).resolve().parents[1]
-MEDSEGLAB = str(Path(sys.executable).with_name("medseglab"))
+from shared_env import MEDSEGLAB, ROOT, quiet_env  # noqa: E402  (tests/shared_env.py: other test files import it)
+
 CHROMIUM = os.environ.get("MEDSEGLAB_CHROMIUM", "/usr/bin/chromium")
 TINY_STUDY = [
     "profiles.demo.image_size=[32,32]", "profiles.demo.epochs=1", "profiles.demo.splits=[0,1]",
     "profiles.demo.repeats=[0]", "datasets.skin.n_images=24", "train.val_fraction=0",
     "profiles.demo.depletion={ratios: [40], splits: [0], repeats: [0]}", "stats.bootstrap=200",
 ]
-
-
-def quiet_env(**extra) -> dict:
-    return {**os.environ, "MEDSEGLAB_NO_PROGRESS": "1", "MEDSEGLAB_OFFLINE": "1", **extra}
 
 
 @pytest.fixture(scope="session")

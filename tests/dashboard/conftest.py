@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import MEDSEGLAB, quiet_env  # noqa: E402  (tests/conftest.py, shared with the report tests)
+from shared_env import MEDSEGLAB, quiet_env  # tests/shared_env.py, shared with the report tests
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import MEDSEGLAB, ROOT, quiet_env
+from shared_env import MEDSEGLAB, ROOT, quiet_env
 from medseglab.report import sections as S
 
 pytestmark = pytest.mark.slow  # the session's tiny study trains 6 tiny models

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import MEDSEGLAB, ROOT, quiet_env
+from shared_env import MEDSEGLAB, ROOT, quiet_env
 from medseglab.report import sections as S
 
 # What `medseglab study --analyze` computes: these sections must show their artifacts, not "not computed".
