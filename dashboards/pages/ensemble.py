@@ -51,8 +51,10 @@ def _without_ground_truth(study_id: str) -> list:
     report = store.json(study_id, "ensemble/estimator_evaluation.json")
     head = html.H3("Algorithm 1 without ground truth: estimated choice vs oracle choice vs the better single model")
     if not report:
-        return [head, html.P("no estimate yet: `medseglab ensemble` fits the Dice estimator on a study with at "
-                             "least two splits", className="muted")]
+        return [head, html.P("no estimate for this study: `medseglab ensemble` fits the Dice estimator of a split "
+                             "on the other splits' images outside its test set, so it needs at least two splits "
+                             "and 10 such images with a defined Dice (its notes say which was missing)",
+                             className="muted")]
     return [head, html.P(ESTIMATED, className="note", id="ensemble-estimated-note"),
             table(pd.DataFrame(estimation.report_rows(report)), "ensemble-estimated"),
             html.Img(src=img_url(study_id, "ensemble/estimated_vs_oracle.png", width=1100), style={"maxWidth": "100%"},
