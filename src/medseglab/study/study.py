@@ -87,6 +87,7 @@ def _run(params, cfg, prepared, splits, splits_dir, tracking, store_uri, executo
          callbacks_for) -> StudyResult:
     from medseglab.study.inputs import grid
     from medseglab.study.launcher import link
+    from medseglab.tracking.session import ended_run
 
     dataset = cfg["name"]
     client = tracking.client
@@ -102,8 +103,8 @@ def _run(params, cfg, prepared, splits, splits_dir, tracking, store_uri, executo
 
     from medseglab.tracking.runs import training_table
 
-    status = "FAILED"
-    try:
+    # A launcher parent is closed again by `mlflow run` afterwards; ending it here too is harmless.
+    with ended_run(client, parent_id):
         with bar(total=len(keys), desc=f"study {dataset}", unit="training") as progress:
             if executor == "ray":
                 from medseglab.study.ray_executor import run_on_ray
@@ -124,13 +125,6 @@ def _run(params, cfg, prepared, splits, splits_dir, tracking, store_uri, executo
         client.log_batch(parent_id, metrics=_metrics(summary))
         if launcher is not None and launcher.run_id != parent_id:
             client.log_batch(launcher.run_id, metrics=_metrics(summary))
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        # A launcher parent is closed again by `mlflow run` afterwards; setting it here is harmless.
-        client.set_terminated(parent_id, status=status)
     _say(f"study {dataset} done: " + ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k.startswith("dice_median")))
     return StudyResult(parent_id, tracking.experiment_id, table, runs, summary, results_dir)
 

@@ -73,6 +73,21 @@ def global_uris(uri: str):
 
 
 @contextlib.contextmanager
+def ended_run(client, run_id: str):
+    """End ``run_id`` when the block ends: FINISHED when it completes, KILLED on KeyboardInterrupt (Ctrl-C,
+    and the SIGTERM handler's), FAILED on any other exception, which propagates."""
+    status = "FAILED"
+    try:
+        yield
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        client.set_terminated(run_id, status=status)
+
+
+@contextlib.contextmanager
 def fluent_run(uri: str, run_id: str):
     """Make ``run_id`` MLflow's active run on ``uri`` for the calls inside (``mlflow.keras.log_model``
     has no client form), with the global URIs set only meanwhile (:func:`global_uris`).

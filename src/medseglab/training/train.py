@@ -26,7 +26,7 @@ import yaml
 from medseglab.io import temp_dir, write_csv, write_parquet
 from medseglab.names import mask_threshold
 from medseglab.tracking import conventions as C
-from medseglab.tracking.session import Tracking, fluent_run  # noqa: F401  (Tracking: older imports)
+from medseglab.tracking.session import Tracking, ended_run, fluent_run  # noqa: F401  (Tracking: older imports)
 
 log = logging.getLogger(__name__)
 
@@ -119,22 +119,17 @@ def _run(cfg, key, prepared, train_ids, test_ids, tracking, resume, tags, extra_
     run_id = _start(tracking, key, resume, tags)
     upload = BackgroundUpload(lambda folder: tracking.client.log_artifacts(run_id, str(folder), "checkpoint"),
                               what=f"checkpoint of run {run_id}")
-    status = "FAILED"
-    try:
-        result = _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resume is not None,
-                               extra_callbacks, predict_batch_size, upload)
-        status = "FINISHED"
-        return result
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        # Before the run ends: a resume elsewhere needs the artifact, and _drop_checkpoints must not
-        # race a late upload that would put it back.
-        upload.close()
-        tracking.client.set_terminated(run_id, status=status)
-        if status == "FINISHED" and not tracking.keep_checkpoints:
-            _drop_checkpoints(tracking, run_id)
+    with ended_run(tracking.client, run_id):
+        try:
+            result = _train_in_run(cfg, key, prepared, train_ids, test_ids, tracking, run_id, resume is not None,
+                                   extra_callbacks, predict_batch_size, upload)
+        finally:
+            # Before the run ends: a resume elsewhere needs the artifact, and _drop_checkpoints must not
+            # race a late upload that would put it back.
+            upload.close()
+    if not tracking.keep_checkpoints:
+        _drop_checkpoints(tracking, run_id)
+    return result
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:

@@ -123,7 +123,7 @@ def tune(params: dict, dataset: str, init: str, *, profile=None, source=None, fo
 
     from medseglab.names import INITS
     from medseglab.study.inputs import study_config
-    from medseglab.tracking.session import Tracking
+    from medseglab.tracking.session import Tracking, ended_run
     from medseglab.tuning.ray_workers import shared_env
     from medseglab.tuning.storage import absolute_url, check_workers, open_storage
     from medseglab.tuning.worker import run_worker
@@ -158,8 +158,8 @@ def tune(params: dict, dataset: str, init: str, *, profile=None, source=None, fo
            "seed": tune_cfg["seed"], "pruner": tune_cfg["pruner"], "run_id": run_id,
            "experiment_id": tracking.experiment_id, "tracking_uri": tracking.uri, "cwd": str(Path.cwd()),
            "env": shared_env(), "n_before": len(study.trials)}
-    status, ran = "FAILED", []
-    try:
+    ran = []
+    with ended_run(tracking.client, run_id):
         if remaining > 0:
             shares = quotas(remaining, workers)
             _say(f"tuning {name}: {have['COMPLETE'] + have['PRUNED']} of {n_trials} trials done; running "
@@ -170,14 +170,7 @@ def tune(params: dict, dataset: str, init: str, *, profile=None, source=None, fo
                 ran = run_on_ray(job, shares, ray_address)
             else:
                 ran = [run_worker(job, shares[0], 0)]
-        result = _finish(params, dataset, init, cfg, tune_cfg, study, tracking, run_id, url, ran)
-        status = "FINISHED"
-        return result
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        tracking.client.set_terminated(run_id, status=status)
+        return _finish(params, dataset, init, cfg, tune_cfg, study, tracking, run_id, url, ran)
 
 
 def _say(message: str) -> None:
