@@ -86,3 +86,18 @@ def default_regime(study_id: str) -> tuple[int | None, int | None]:
     if split is None:
         split = min(s for s, r in keys["regimes"] if r == ratio)
     return split, ratio
+
+
+def initial(layout, component_id: str, prop: str = "value"):
+    """``prop`` of the component ``component_id`` as ``layout`` creates it: what a new tab sends the page's
+    first callbacks (each page's ``warm`` computes them with these values as the server starts)."""
+    stack = [layout]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (list, tuple)):
+            stack.extend(node)
+        elif node is not None and hasattr(node, "to_plotly_json"):
+            if getattr(node, "id", None) == component_id:
+                return getattr(node, prop, None)
+            stack.append(getattr(node, "children", None))
+    raise KeyError(f"no component {component_id!r} in the layout")

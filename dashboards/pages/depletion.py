@@ -7,7 +7,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.components import chosen, no_study, study_info
+from dashboards.components import chosen, initial, no_study, study_info
 from dashboards.context import current
 from medseglab.dashboard import figures
 
@@ -53,3 +53,11 @@ def show_learning_curve(study_id, metric):
         store.csv(study_id, "stats/tables/learning_curves.csv"), store.csv(study_id, "stats/tables/learning_curve_bands.csv"),
         store.csv(study_id, "stats/tables/learning_curve_points.csv"), metric, info.get("dataset", ""),
         synthetic=bool(info.get("synthetic")))
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    metric = initial(layout, "depletion-metric")
+    show(study_id, metric)
+    show_learning_curve(study_id, metric)

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboards.components import default_regime, no_study, study_info
+from dashboards.components import default_regime, initial, no_study, study_info
 from dashboards.context import current
 from medseglab.dashboard import figures
 
@@ -66,3 +66,10 @@ def open_image(click, study_id):
     image = points[0]["customdata"]
     image = image[0] if isinstance(image, list) else image
     return "/image?" + urlencode({"study": study_id, "image": image})
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    _, regime = regimes(study_id)
+    show(study_id, initial(layout, "dist-metric"), regime)

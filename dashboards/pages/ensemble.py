@@ -32,6 +32,7 @@ layout = html.Div([
     ], id="ensemble-choices-section", style={"display": "none"}),
 ])
 
+FIGURE5_WIDTH = 1300  # px of the Figure 5 thumbnail
 CHOICE_COLUMNS = ("image_id", "split", "ratio", "branch", "criterion", "chosen", "chosen_dice", "dice_lmi", "dice_tii",
                   "dice_union", "dice_intersection")
 
@@ -90,7 +91,7 @@ def show(study_id):
         table(summary, "ensemble-summary"),
         *_without_ground_truth(study_id),
         html.H3("Figure 5: input, ground truth, LMI and TII overlays, union and intersection (choice framed)"),
-        html.Img(src=img_url(study_id, "explain/ensemble.png", width=1300), style={"maxWidth": "100%"},
+        html.Img(src=img_url(study_id, "explain/ensemble.png", width=FIGURE5_WIDTH), style={"maxWidth": "100%"},
                  alt="Figure 5 rows") if has_figure5 else html.P(
             "Figure 5 rows appear after `medseglab explain`.", className="muted"),
     ]
@@ -107,3 +108,12 @@ def show_choices(split, study_id):
             return None
         choices = choices[choices["split"].to_numpy().astype(int) == int(split)]
     return table(choices[[c for c in CHOICE_COLUMNS if c in choices]], "ensemble-choices")
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    *_, split, _ = show(study_id)
+    show_choices(split, study_id)
+    if "explain/ensemble.png" in set(current().store.list_artifacts(study_id, "explain")):
+        current().pictures.artifact(study_id, "explain/ensemble.png", image=None, view=None, width=FIGURE5_WIDTH)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.components import data_url, img_url, no_study, picture, study_info, synthetic_banner
+from dashboards.components import data_url, img_url, initial, no_study, picture, study_info, synthetic_banner
 from dashboards.context import current
 from medseglab.dashboard import figures
 from medseglab.names import INITS
@@ -80,3 +80,10 @@ def show(study_id, init, cls, label, order):
              + (f", first {MAX_SHOWN} shown" if len(order_frame) > MAX_SHOWN else "")
              + (" · SYNTHETIC demo data" if info.get("synthetic") else ""))
     return cards or html.P("no image matches these filters", className="muted"), count
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    labels(study_id)
+    show(study_id, *(initial(layout, i) for i in ("cam-init", "cam-class", "cam-label", "cam-sort")))

@@ -39,3 +39,9 @@ def show(study_id):
               table(table_s2, "splits-s2") if table_s2 is not None else html.P(
                   "no Table S2 yet: run `medseglab stats` on this study", className="muted")]
     return parts
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    show(study_id)

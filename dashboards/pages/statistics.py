@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dashboards.components import no_study, study_info, synthetic_banner, table
+from dashboards.components import initial, no_study, study_info, synthetic_banner, table
 from dashboards.context import current
 
 dash.register_page(__name__, path="/statistics", name="Statistics", title="medseglab: statistics")
@@ -67,3 +67,9 @@ def show(study_id, name):
     markdown = store.text(study_id, f"stats/tables/{name}.md")
     return (synthetic_banner(study_info(study_id)), caption_of(markdown, TABLES.get(name, name)),
             table(frame, "stats-grid", page_size=40), notes_of(markdown))
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    show(study_id, initial(layout, "stats-table-select"))

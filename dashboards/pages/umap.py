@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, callback, dcc, html, no_update
 
-from dashboards.components import data_url, study_info
+from dashboards.components import data_url, initial, study_info
 from dashboards.context import current
 from medseglab.dashboard import figures
 
@@ -46,3 +46,9 @@ def hover(hover, study_id):
     known = image in current().store.prepared_ids(study_id)
     body = [html.Img(src=data_url(study_id, image, "input", 128), style={"width": "128px"})] if known else []
     return True, points[0].get("bbox"), html.Div([*body, html.P(str(image), style={"margin": 0, "fontSize": 12})])
+
+
+def warm(study_id: str) -> None:
+    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
+    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    show(study_id, initial(layout, "umap-colour"))

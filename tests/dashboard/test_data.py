@@ -84,3 +84,77 @@ def test_the_app_reads_the_newest_study_as_it_starts(fake_store, tmp_path, monke
     assert len(reads) == 1  # read in the background...
     ctx.current().store.per_image(fake_store["run_id"])
     assert len(reads) == 1  # ...so the first page finds it read
+
+
+def _join_warm_thread() -> None:
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name == "medseglab-dashboard-warm":
+            thread.join(60)
+
+
+def test_ready_answers_503_while_the_warm_up_runs_then_200(fake_store, tmp_path, monkeypatch):
+    import threading
+
+    from dashboards import app as app_module
+
+    release = threading.Event()
+    monkeypatch.setattr(app_module, "_warm_study", lambda store: release.wait(30))
+    client = app_module.create_app(fake_store["uri"], queue_path=tmp_path / "review.db").server.test_client()
+    answer = client.get("/ready")
+    assert answer.status_code == 503 and b"warming up" in answer.data
+    release.set()
+    _join_warm_thread()
+    assert client.get("/ready").status_code == 200
+    cold = app_module.create_app(fake_store["uri"], queue_path=tmp_path / "review.db", warm=False)
+    assert cold.server.test_client().get("/ready").status_code == 200  # nothing to wait for
+
+
+def test_ready_answers_200_when_the_warm_up_fails(fake_store, tmp_path, monkeypatch):
+    from dashboards import app as app_module
+
+    monkeypatch.setattr(app_module, "_warm_study", lambda store: 1 / 0)
+    client = app_module.create_app(fake_store["uri"], queue_path=tmp_path / "review.db").server.test_client()
+    _join_warm_thread()
+    assert client.get("/ready").status_code == 200  # a failed warm-up only leaves the reads to the pages
+
+
+def test_the_warm_up_computes_each_pages_first_callbacks(fake_store, tmp_path, monkeypatch):
+    """Each page's warm() runs with the newest study (the layout's defaults: the depletion page's metric),
+    and a page whose warm() fails does not stop the others."""
+    import sys
+
+    import dash
+
+    from dashboards import app as app_module
+
+    app_module.create_app(fake_store["uri"], queue_path=tmp_path / "review.db", warm=False)
+    modules = {page["path"]: sys.modules[page["module"]] for page in dash.page_registry.values()}
+    graph_pages = {"/depletion", "/distributions", "/splits", "/ensemble", "/umap", "/statistics", "/gradcam"}
+    assert graph_pages <= {path for path, module in modules.items() if hasattr(module, "warm")}
+    calls = []
+    depletion = modules["/depletion"]
+    monkeypatch.setattr(depletion, "show", lambda study, metric: calls.append(("show", study, metric)))
+    monkeypatch.setattr(depletion, "show_learning_curve", lambda study, metric: calls.append(("curve", study, metric)))
+    monkeypatch.setattr(modules["/splits"], "show", lambda study: 1 / 0)
+    umap_calls = []
+    monkeypatch.setattr(modules["/umap"], "show", lambda study, colour: umap_calls.append(colour))
+    app_module._warm_pages(fake_store["run_id"])
+    rid = fake_store["run_id"]
+    assert calls == [("show", rid, "dice"), ("curve", rid, "dice")]
+    assert umap_calls == ["clinical_label"]  # whether it came before or after the failing splits page
+
+
+def test_initial_reads_a_components_value_from_a_layout():
+    import pytest
+    from dash import dcc, html
+
+    from dashboards.components import initial
+
+    layout = html.Div([html.H2("x"), html.Div([dcc.Dropdown(id="a", value="dice", options=["dice"])]),
+                       dcc.Graph(id="g")])
+    assert initial(layout, "a") == "dice"
+    assert initial(layout, "g", "id") == "g"
+    with pytest.raises(KeyError, match="no component 'b'"):
+        initial(layout, "b")
