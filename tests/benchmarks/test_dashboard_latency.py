@@ -3,6 +3,7 @@ subprocess, first renders in headless Chromium, 5 loopback clients, the table wi
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,9 @@ def test_quick_run_prints_every_measure(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "24 training runs x 200 test images = 4,800 per-image rows" in out
-    for page in PAGES:
-        assert f"first render {page}" in out, out
+    assert "ready (start-up reads done, /ready)" in out, out
+    for page in PAGES:  # private window | browser profile
+        assert re.search(rf"first render {re.escape(page)}\S* +\d+\.\d{{3}} s \| \d+\.\d{{3}} s ", out), out
     assert "5 clients, all" in out and "5 clients, callback" in out and "5 clients, image" in out
     assert "errors (HTTP >= 400, timeouts)                          0" in out, out
     marked = [line for line in out.splitlines() if line.startswith(("first render", "errors", "dashboard peak"))]
