@@ -29,31 +29,37 @@ layout = html.Div([
 ])
 
 
-@callback(Output("dist-regime", "options"), Output("dist-regime", "value"), Input("study-select", "value"))
-def regimes(study_id):
+def regimes(study_id: str | None) -> tuple[list[dict], str | None]:
+    """The split · ratio options of the study's per-image table and the default one (``split:ratio``)."""
     keys = current().store.study_keys(study_id) if study_id else None
     if not keys or not keys["regimes"]:
         return [], None
-    pairs = keys["regimes"]
     split, ratio = default_regime(study_id)
     options = [{"label": f"split {s} · {r}:{100 - r}" + (" (chosen)" if (s, r) == (split, ratio) else ""),
-                "value": f"{s}:{r}"} for s, r in pairs]
+                "value": f"{s}:{r}"} for s, r in keys["regimes"]]
     return options, f"{split}:{ratio}"
 
 
-@callback(Output("dist-violin", "figure"), Output("dist-delta", "figure"), Output("dist-note", "children"),
+# One callback fills the split · ratio selector and draws (the selector is its input and its output): a
+# new tab makes one request and draws each graph once, where a selector callback chained before the
+# drawing one made two, and drew "no per-image table" first while the selector was still empty.
+@callback(Output("dist-regime", "options"), Output("dist-regime", "value"), Output("dist-violin", "figure"),
+          Output("dist-delta", "figure"), Output("dist-note", "children"),
           Input("study-select", "value"), Input("dist-metric", "value"), Input("dist-regime", "value"))
 def show(study_id, metric, regime):
-    if not study_id or not regime:
+    options, default = regimes(study_id)
+    if not study_id or default is None:
         message = "choose a study" if not study_id else "this study has no per-image table yet"
-        return figures.empty_figure(message), figures.empty_figure(message), ""
+        return [], None, figures.empty_figure(message), figures.empty_figure(message), ""
+    if regime not in {o["value"] for o in options}:  # a new tab, or a regime of the study chosen before
+        regime = default
     info = study_info(study_id) or {}
     split, ratio = (int(v) for v in regime.split(":"))
     rows = current().store.regime(study_id, split, ratio)
     synthetic = bool(info.get("synthetic"))
     subtitle = f", split {split}, {ratio}:{100 - ratio}"
     note = f"{rows['image_id'].nunique()} test images, {rows['run_id'].nunique()} trainings"
-    return (figures.violin_figure(rows, metric, synthetic=synthetic, subtitle=subtitle),
+    return (options, regime, figures.violin_figure(rows, metric, synthetic=synthetic, subtitle=subtitle),
             figures.delta_histogram(rows, metric, synthetic=synthetic), note)
 
 
@@ -71,5 +77,4 @@ def open_image(click, study_id):
 def warm(study_id: str) -> None:
     """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
     (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
-    _, regime = regimes(study_id)
-    show(study_id, initial(layout, "dist-metric"), regime)
+    show(study_id, initial(layout, "dist-metric"), None)
