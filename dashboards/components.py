@@ -10,25 +10,58 @@ from dash import dash_table, html
 from dashboards.context import current
 
 
-def table(frame: pd.DataFrame | None, table_id: str | None = None, *, page_size: int = 25, markdown=()) -> html.Div:
-    """A DataTable of ``frame`` (numbers rounded to 4 places), or a line saying it is missing."""
-    if frame is None or frame.empty:
-        return html.P("nothing to show", className="muted")
+TABLE_STYLE = {
+    "style_table": {"overflowX": "auto"},
+    "style_cell": {"fontFamily": "sans-serif", "fontSize": 13, "textAlign": "left", "padding": "3px 8px",
+                   "maxWidth": 420, "whiteSpace": "normal"},
+    "style_header": {"fontWeight": "bold", "backgroundColor": "#f0f0f0"},
+}
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """``frame``'s rows as DataTable data: numbers rounded to 4 places, missing values blank."""
     shown = frame.copy()
     for col in shown.columns:
         if pd.api.types.is_float_dtype(shown[col]):
             shown[col] = shown[col].round(4)
-    columns = [{"name": str(c), "id": str(c), **({"presentation": "markdown"} if c in markdown else {})}
-               for c in shown.columns]
     shown.columns = [str(c) for c in shown.columns]
+    return shown.astype(object).where(shown.notna(), "").to_dict("records")
+
+
+def table(frame: pd.DataFrame | None, table_id: str | None = None, *, page_size: int = 25, markdown=()) -> html.Div:
+    """A DataTable of ``frame`` (numbers rounded to 4 places), or a line saying it is missing."""
+    if frame is None or frame.empty:
+        return html.P("nothing to show", className="muted")
+    columns = [{"name": str(c), "id": str(c), **({"presentation": "markdown"} if c in markdown else {})}
+               for c in frame.columns]
     kwargs = {"id": table_id} if table_id else {}
     return html.Div(dash_table.DataTable(
-        data=shown.astype(object).where(shown.notna(), "").to_dict("records"), columns=columns,
-        page_size=page_size, sort_action="native", style_table={"overflowX": "auto"},
-        style_cell={"fontFamily": "sans-serif", "fontSize": 13, "textAlign": "left", "padding": "3px 8px",
-                    "maxWidth": 420, "whiteSpace": "normal"},
-        style_header={"fontWeight": "bold", "backgroundColor": "#f0f0f0"}, markdown_options={"link_target": "_blank"},
-        **kwargs))
+        data=records(frame), columns=columns, page_size=page_size, sort_action="native",
+        markdown_options={"link_target": "_blank"}, **TABLE_STYLE, **kwargs))
+
+
+def paged_table(table_id: str, *, page_size: int = 25) -> dash_table.DataTable:
+    """An empty DataTable paged and sorted by the server: a callback answers each page with
+    :func:`page_of` (the browser gets one page of rows, not the whole table)."""
+    return dash_table.DataTable(id=table_id, data=[], columns=[], page_action="custom", page_current=0,
+                                page_size=page_size, page_count=0, sort_action="custom", sort_mode="single",
+                                sort_by=[], **TABLE_STYLE)
+
+
+def page_of(frame: pd.DataFrame, page: int | None, page_size: int, sort_by: list[dict] | None) -> dict:
+    """One page of ``frame`` for :func:`paged_table`, sorted by DataTable's ``sort_by`` (a column id and
+    "asc"/"desc"; missing values last): ``data``, ``columns``, ``page_count`` and ``page_current`` (the
+    last page when ``page`` is past it)."""
+    if sort_by:
+        column = sort_by[0]["column_id"]
+        if column in frame:
+            frame = frame.sort_values(column, ascending=sort_by[0].get("direction") != "desc", kind="stable",
+                                      na_position="last")
+    count = max(1, -(-len(frame) // page_size))
+    page = min(max(int(page or 0), 0), count - 1)
+    rows = frame.iloc[page * page_size:(page + 1) * page_size]
+    return {"data": records(rows), "columns": [{"name": str(c), "id": str(c)} for c in frame.columns],
+            "page_count": count, "page_current": page}
 
 
 def img_url(run_id: str, path: str, *, width: int = 192, image: str | None = None, view: str | None = None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 from dash import Input, Output, State, callback, dcc, html
 
-from dashboards.components import chosen, img_url, no_study, study_info, synthetic_banner, table
+from dashboards.components import chosen, img_url, no_study, page_of, paged_table, study_info, synthetic_banner, table
 from dashboards.context import current
 from medseglab.dashboard import figures
 
@@ -21,14 +21,18 @@ ORACLE = ("With ground truth, Algorithm 1 is an oracle: it looks at each image's
 layout = html.Div([
     html.H2("Algorithm 1: the synergistic ensemble"),
     html.P(ORACLE, className="note", id="ensemble-oracle"),
+    html.Div(id="ensemble-banner"),
+    # in the layout, not in show()'s output: a new tab loads plotly.js while show() runs, not after it
+    dcc.Graph(id="ensemble-counts", style={"display": "none"}),
     html.Div(id="ensemble-body"),
-    # The choices table shows one split at a time (a 750-run study has 5 x 2,758 rows: 2.7 MB of JSON
-    # per page load when all were sent); the split Table S1 chose first.
+    # The choices table shows one split at a time, the split Table S1 chose first (a 750-run study has
+    # 5 x 2,758 rows: 2.7 MB of JSON per page load when all were sent), one page at a time, paged and
+    # sorted by the server (a whole split was 556 KB of JSON for the browser to parse and sort).
     html.Div([
         html.H3("choice per image"),
         html.Div([html.Label("split", htmlFor="ensemble-split", className="muted"),
                   dcc.Dropdown(id="ensemble-split", clearable=False, style={"width": "320px"})]),
-        html.Div(id="ensemble-choices-body"),
+        paged_table("ensemble-choices"),
     ], id="ensemble-choices-section", style={"display": "none"}),
 ])
 
@@ -66,17 +70,19 @@ def _splits(choices) -> list[int]:
     return sorted({int(s) for s in choices["split"].unique()}) if choices is not None and "split" in choices else []
 
 
-@callback(Output("ensemble-body", "children"), Output("ensemble-split", "options"), Output("ensemble-split", "value"),
+@callback(Output("ensemble-banner", "children"), Output("ensemble-counts", "figure"), Output("ensemble-counts", "style"),
+          Output("ensemble-body", "children"), Output("ensemble-split", "options"), Output("ensemble-split", "value"),
           Output("ensemble-choices-section", "style"), Input("study-select", "value"))
 def show(study_id):
     hidden = {"display": "none"}
     if not study_id:
-        return no_study(), [], None, hidden
+        return None, {}, hidden, no_study(), [], None, hidden
     store = current().store
     info = study_info(study_id) or {}
     counts = store.csv(study_id, "ensemble/counts.csv")
     if counts is None:
-        return html.P("no ensemble yet: run `medseglab ensemble` on this study", className="muted"), [], None, hidden
+        return (None, {}, hidden, html.P("no ensemble yet: run `medseglab ensemble` on this study", className="muted"),
+                [], None, hidden)
     summary = store.csv(study_id, "ensemble/summary.csv")
     choices = store.parquet(study_id, "ensemble/choices.parquet")
     has_figure5 = "explain/ensemble.png" in set(store.list_artifacts(study_id, "explain"))
@@ -84,9 +90,8 @@ def show(study_id):
     split, _ = chosen(study_id)
     options = [{"label": f"split {s}" + (" (chosen)" if s == split else ""), "value": s} for s in splits]
     value = split if split in splits else (splits[0] if splits else None)
+    figure = figures.choice_count_figure(counts, synthetic=bool(info.get("synthetic")))
     body = [
-        synthetic_banner(info),
-        dcc.Graph(id="ensemble-counts", figure=figures.choice_count_figure(counts, synthetic=bool(info.get("synthetic")))),
         html.H3("Dice of the oracle's chosen output vs LMI and TII alone (oracle gains; paired Wilcoxon signed-rank p)"),
         table(summary, "ensemble-summary"),
         *_without_ground_truth(study_id),
@@ -95,25 +100,30 @@ def show(study_id):
                  alt="Figure 5 rows") if has_figure5 else html.P(
             "Figure 5 rows appear after `medseglab explain`.", className="muted"),
     ]
-    return body, options, value, {}
+    return synthetic_banner(info), figure, {}, body, options, value, {}
 
 
-@callback(Output("ensemble-choices-body", "children"), Input("ensemble-split", "value"), State("study-select", "value"))
-def show_choices(split, study_id):
+@callback(Output("ensemble-choices", "data"), Output("ensemble-choices", "columns"),
+          Output("ensemble-choices", "page_count"), Output("ensemble-choices", "page_current"),
+          Input("ensemble-split", "value"), Input("ensemble-choices", "page_current"),
+          Input("ensemble-choices", "page_size"), Input("ensemble-choices", "sort_by"), State("study-select", "value"))
+def show_choices(split, page, page_size, sort_by, study_id):
+    """One page of the chosen split's rows, sorted on the server; a new split starts at its first page."""
     choices = current().store.parquet(study_id, "ensemble/choices.parquet") if study_id else None
-    if choices is None:
-        return table(None, "ensemble-choices")
+    if choices is None or (split is None and "split" in choices):  # before show() picked the split
+        return [], [], 0, 0
     if "split" in choices:
-        if split is None:  # the first call, before show() picked the split: no table yet
-            return None
         choices = choices[choices["split"].to_numpy().astype(int) == int(split)]
-    return table(choices[[c for c in CHOICE_COLUMNS if c in choices]], "ensemble-choices")
+    if dash.ctx.triggered_id == "ensemble-split":
+        page = 0
+    answer = page_of(choices[[c for c in CHOICE_COLUMNS if c in choices]], page, page_size or 25, sort_by)
+    return answer["data"], answer["columns"], answer["page_count"], answer["page_current"]
 
 
 def warm(study_id: str) -> None:
     """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
     (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
     *_, split, _ = show(study_id)
-    show_choices(split, study_id)
+    show_choices(split, 0, 25, [], study_id)
     if "explain/ensemble.png" in set(current().store.list_artifacts(study_id, "explain")):
         current().pictures.artifact(study_id, "explain/ensemble.png", image=None, view=None, width=FIGURE5_WIDTH)

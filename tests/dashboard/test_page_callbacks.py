@@ -35,3 +35,25 @@ def test_distributions_without_a_per_image_table_says_so(pages, fake_store, monk
     options, value, violin, _, note = pages["/distributions"].show(fake_store["run_id"], "dice", None)
     assert options == [] and value is None and note == ""
     assert "no per-image table yet" in str(violin.layout.annotations[0].text)
+
+
+def test_page_of_sorts_then_pages_like_pandas():
+    import numpy as np
+    import pandas as pd
+
+    from dashboards.components import page_of
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"image_id": [f"i{k:03d}" for k in range(53)], "dice": rng.uniform(0, 1, 53)})
+    frame.loc[[3, 17], "dice"] = np.nan
+    expected = frame.sort_values("dice", ascending=False, na_position="last")
+    answer = page_of(frame, 1, 25, [{"column_id": "dice", "direction": "desc"}])
+    assert answer["page_count"] == 3 and answer["page_current"] == 1
+    assert [r["image_id"] for r in answer["data"]] == expected["image_id"].iloc[25:50].tolist()
+    assert answer["data"][0]["dice"] == round(expected["dice"].iloc[25], 4)
+    last = page_of(frame, 9, 25, [{"column_id": "dice", "direction": "asc"}])  # past the end: the last page
+    assert last["page_current"] == 2 and [r["dice"] for r in last["data"]][-2:] == ["", ""]  # missing values last
+    assert [c["id"] for c in answer["columns"]] == ["image_id", "dice"]
+    assert page_of(frame, None, 25, [])["data"][0]["image_id"] == "i000"  # unsorted: the file's order
+    assert page_of(frame.iloc[:0], 0, 25, None) == {"data": [], "columns": answer["columns"], "page_count": 1,
+                                                   "page_current": 0}
