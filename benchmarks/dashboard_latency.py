@@ -17,7 +17,10 @@ concurrent clients, and the server's peak memory.
    clients through the pages' own Dash callbacks (replayed from ``/_dash-layout`` and
    ``/_dash-dependencies`` as the renderer chains them) and the image URLs the pages show, and
    reads the server's peak resident memory (VmHWM of its process).
-4. Prints one table with targets and PASS/FAIL; exits 0 either way (a benchmark, not a test).
+4. Times the floor the same way: a one-graph Dash app (three bars; nothing of medseglab but the
+   plotly.js bundle), with the cartesian bundle the dashboard serves and with Dash's default full one,
+   so a page's time can be read against what Dash and plotly.js cost on the machine at hand.
+5. Prints one table with targets and PASS/FAIL; exits 0 either way (a benchmark, not a test).
 
     .venv/bin/python benchmarks/dashboard_latency.py            # full scale (first build ~minutes)
     .venv/bin/python benchmarks/dashboard_latency.py --quick    # 24 runs x 200 images, 5 clients
@@ -465,7 +468,8 @@ def _new_tabs(context, base: str, results: dict, key: str, timeout_s: float) -> 
         page.close()
 
 
-def first_renders(base: str, pages: list[str], urls_for: dict | None = None, timeout_s: float = 30.0) -> list[dict]:
+def first_renders(base: str, pages: list[str], urls_for: dict | None = None, timeout_s: float = 30.0, *,
+                  with_nav: bool = True) -> list[dict]:
     """Per page, seconds until :func:`wait_rendered`: ``first`` = opening its URL in a new tab of a
     private window (an incognito context: no compiled-code cache, so every tab compiles the scripts;
     the first page also pays the bundles' download, the first graph page plotly.js's), in turn;
@@ -489,6 +493,9 @@ def first_renders(base: str, pages: list[str], urls_for: dict | None = None, tim
         context = browser.new_context(viewport=VIEWPORT)
         context.add_init_script(COUNT_CALLBACKS_JS)
         _new_tabs(context, base, results, "first", timeout_s)
+        if not with_nav:
+            browser.close()
+            return list(results.values())
         tab = context.new_page()
         tab.goto(base + pages[-1], wait_until="commit", timeout=timeout_s * 1000)
         wait_rendered(tab, timeout_s, time.perf_counter())
@@ -507,6 +514,55 @@ def first_renders(base: str, pages: list[str], urls_for: dict | None = None, tim
 
 
 # --- concurrent clients -------------------------------------------------------------------------------
+
+# --- the floor: what a one-graph Dash app costs in the same browser ------------------------------------
+
+FLOOR_TABS = ("/?tab=1", "/?tab=2", "/?tab=3")
+
+
+def serve_floor(port: int, bundle: str) -> None:
+    """Serve the floor app: one page whose one callback returns a dcc.Graph of three bars (as the
+    dashboard's pages return theirs), with the cartesian plotly.js bundle or Dash's full one."""
+    import dash
+    from dash import Input, Output, dcc, html
+
+    sys.path.insert(0, str(ROOT))
+    app = dash.Dash("floor", update_title=None)
+    app.layout = html.Div([dcc.Location(id="url"), html.H2("floor"), html.Div(id="_pages_content")])
+
+    @app.callback(Output("_pages_content", "children"), Input("url", "pathname"))
+    def body(_):
+        return dcc.Graph(figure={"data": [{"type": "bar", "x": ["a", "b", "c"], "y": [1, 3, 2]}]})
+
+    if bundle == "cartesian":
+        from dashboards import plotly_bundle
+
+        plotly_bundle.install(app)
+    app.run(host="127.0.0.1", port=port, debug=False)
+
+
+def floor_renders() -> dict[str, dict[str, float | None]]:
+    """Per bundle, the median over FLOOR_TABS of the floor app's first render in a new tab (private
+    window, browser profile), as :func:`first_renders` times the dashboard's pages."""
+    out = {}
+    for bundle in ("cartesian", "full"):
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, __file__, "--serve-floor", bundle, "--port", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            for _ in range(300):
+                try:
+                    if _get(f"http://127.0.0.1:{port}/", timeout=2)[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            rows = first_renders(f"http://127.0.0.1:{port}", list(FLOOR_TABS), with_nav=False)
+        finally:
+            stop_server(proc)
+        out[bundle] = {key: (statistics.median(v) if (v := [r[key] for r in rows if r.get(key) is not None]) else None)
+                       for key in ("first", "profile")}
+    return out
+
 
 def _send(conn_base: str, req: Request, timeout: float) -> tuple[float, bool, int]:
     started = time.perf_counter()
@@ -566,7 +622,7 @@ def _mark(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
 
-def report(store, startup_s, ready_s, renders, load, memory, app: App, args) -> str:
+def report(store, startup_s, ready_s, renders, load, memory, app: App, args, floor: dict | None = None) -> str:
     g = store.grid
     lines = [
         f"store: {store.root} ({'reused; built' if store.reused else 'built'} in {store.build_seconds:.1f} s): "
@@ -593,6 +649,10 @@ def report(store, startup_s, ready_s, renders, load, memory, app: App, args) -> 
             f" {len(r['errors'])} errors: {r['errors'][:2]}" if r["errors"] else "")
         value = f"{seconds(r['first'])} | {seconds(r.get('profile'))}"
         lines.append(f"{'first render ' + r['page']:<34} {value:>22} {'< 1 s':>10}  {_mark(ok)}{extra}")
+    for bundle, row in (floor or {}).items():
+        label = f"floor: 1-graph Dash app, {'cartesian' if bundle == 'cartesian' else 'full'} plotly.js"
+        lines.append(f"{label:<34} {seconds(row['first'])} | {seconds(row['profile'])}  (median of "
+                     f"{len(FLOOR_TABS)} tabs; {'what the dashboard serves' if bundle == 'cartesian' else 'Dash default'})")
     if load:
         for kind, row in load["by_kind"].items():
             label = f"{args.clients} clients, {kind} (n={row['n']}) p50"
@@ -625,7 +685,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="how to start the dashboard; {port} is replaced (default: medseglab dashboard)")
     parser.add_argument("--pages", nargs="*", help="page paths (default: the links in the app's layout)")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium first-render timings")
+    parser.add_argument("--no-floor", action="store_true", help="skip the one-graph Dash app's timings")
+    parser.add_argument("--serve-floor", choices=("cartesian", "full"), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.serve_floor:  # the floor app, started by floor_renders
+        serve_floor(args.port, args.serve_floor)
+        return 0
     args.clients = args.clients or (5 if args.quick else 50)
     args.requests = args.requests or (6 if args.quick else 20)
     args.time_cap = args.time_cap or (30.0 if args.quick else 180.0)
@@ -654,7 +720,8 @@ def main(argv: list[str] | None = None) -> int:
         if memory._thread.is_alive():
             memory.stop()
         stop_server(proc)
-    print(report(store, startup_s, ready_s, renders, load, memory, app, args), flush=True)
+    floor = None if args.no_browser or args.no_floor else floor_renders()
+    print(report(store, startup_s, ready_s, renders, load, memory, app, args, floor), flush=True)
     return 0
 
 

@@ -26,6 +26,8 @@ def test_quick_run_prints_every_measure(tmp_path):
     assert "ready (start-up reads done, /ready)" in out, out
     for page in PAGES:  # private window | browser profile
         assert re.search(rf"first render {re.escape(page)}\S* +\d+\.\d{{3}} s \| \d+\.\d{{3}} s ", out), out
+    for bundle in ("cartesian", "full"):  # the one-graph Dash app, timed in both browsers
+        assert re.search(rf"floor: 1-graph Dash app, {bundle} plotly.js +\d+\.\d{{3}} s \| \d+\.\d{{3}} s", out), out
     assert "5 clients, all" in out and "5 clients, callback" in out and "5 clients, image" in out
     assert "errors (HTTP >= 400, timeouts)                          0" in out, out
     marked = [line for line in out.splitlines() if line.startswith(("first render", "errors", "dashboard peak"))]
