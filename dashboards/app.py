@@ -184,29 +184,16 @@ def _layout() -> html.Div:
     ])
 
 
-# what the graph pages read first (dashboards/pages/*), read by _warm before the per-image table and the
-# pages' warm()
-WARM_ARTIFACTS = (
-    ("csv", "splits/split_report.csv"), ("csv", "splits/split_overlap.csv"),
-    ("csv", "stats/tables/statistics_describe.csv"), ("csv", "stats/tables/tableS2.csv"),
-    ("csv", "stats/tables/learning_curves.csv"), ("csv", "stats/tables/learning_curve_points.csv"),
-    ("csv", "stats/tables/learning_curve_bands.csv"), ("csv", "ensemble/summary.csv"),
-    ("csv", "ensemble/counts.csv"), ("json", "ensemble/estimator_evaluation.json"),
-    ("parquet", "ensemble/choices.parquet"), ("parquet", "explain/embedding.parquet"),
-    ("json", "explain/explain.json"),
-)
-
-
 def _warm(store: StudyStore, done: threading.Event | None = None) -> None:
-    """Read what the pages show first, in the background, as the server starts: for the study the
-    selector opens with (the newest finished one) the tables the graph pages draw (small: first), then
-    its per-image table and default split and ratio, then each page's first callbacks (:func:`_warm_pages`).
-    The first page that needs them then finds them
-    read: at 750 runs the Splits and Ensemble callbacks took 380-570 ms cold, and the per-image table is
-    2 M rows. A request arriving meanwhile waits for this read instead of starting its own. ``done`` is
-    set at the end, whatever happened (``/ready``)."""
+    """As the server starts, in the background: each page's first callbacks for the study the selector
+    opens with (the newest finished one; :func:`_warm_pages`), so the first tab finds the page's reads
+    (at 750 runs the Splits and Ensemble callbacks took 380-570 ms cold, and the per-image table is 2 M
+    rows) and the code its first call loads. A request arriving meanwhile waits for a read in progress
+    instead of starting its own. ``done`` is set at the end, whatever happened (``/ready``)."""
     try:
-        _warm_study(store)
+        _, study_id = _study_options(store, None)
+        if study_id:
+            _warm_pages(study_id)
     except Exception:  # noqa: BLE001 - a failed warm-up only means the first page reads for itself
         logging.getLogger(__name__).warning("warming the dashboard's cache failed", exc_info=True)
     finally:
@@ -214,26 +201,11 @@ def _warm(store: StudyStore, done: threading.Event | None = None) -> None:
             done.set()
 
 
-def _warm_study(store: StudyStore) -> None:
-    from dashboards.components import chosen, default_regime
-
-    _, study_id = _study_options(store, None)
-    if not study_id:
-        return
-    chosen(study_id)
-    store.list_artifacts(study_id, "explain")
-    for kind, path in WARM_ARTIFACTS:
-        getattr(store, kind)(study_id, path)
-    if store.study_keys(study_id):
-        store.regime(study_id, *default_regime(study_id))
-    _warm_pages(study_id)
-
-
 def _warm_pages(study_id: str) -> None:
-    """Call each page's ``warm(study_id)`` (its first callbacks with the layout's defaults). The reads
-    are cached by then; what this adds is the first call's code: at 750 runs the Ensemble page's first
-    callback took 0.63 s with every read cached (importing scipy.stats through the Dice estimator's
-    report, and plotly's bar trace classes), 0.01 s on every later call."""
+    """Call each page's ``warm(study_id)`` (its first callbacks with the layout's defaults): their reads,
+    and the code their first call loads (at 750 runs the Ensemble page's first callback took 0.63 s with
+    every read cached, importing scipy.stats through the Dice estimator's report and plotly's bar trace
+    classes; 0.01 s on every later call)."""
     for page in dash.page_registry.values():
         warm = getattr(sys.modules.get(page["module"]), "warm", None)
         if warm is None:

@@ -56,8 +56,7 @@ def show_learning_curve(study_id, metric):
 
 
 def warm(study_id: str) -> None:
-    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
-    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    """A new tab's first callbacks, with the layout's defaults (run as the server starts: app._warm_pages)."""
     metric = initial(layout, "depletion-metric")
     show(study_id, metric)
     show_learning_curve(study_id, metric)

@@ -75,6 +75,5 @@ def open_image(click, study_id):
 
 
 def warm(study_id: str) -> None:
-    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
-    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    """A new tab's first callbacks, with the layout's defaults (run as the server starts: app._warm_pages)."""
     show(study_id, initial(layout, "dist-metric"), None)

@@ -121,8 +121,7 @@ def show_choices(split, page, page_size, sort_by, study_id):
 
 
 def warm(study_id: str) -> None:
-    """Compute what a new tab of this page asks first (the layout's defaults) as the server starts
-    (dashboards.app._warm): its reads, and the imports and figure code its first call loads."""
+    """A new tab's first callbacks, with the layout's defaults (run as the server starts: app._warm_pages)."""
     *_, split, _ = show(study_id)
     show_choices(split, 0, 25, [], study_id)
     if "explain/ensemble.png" in set(current().store.list_artifacts(study_id, "explain")):

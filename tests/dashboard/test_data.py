@@ -100,7 +100,7 @@ def test_ready_answers_503_while_the_warm_up_runs_then_200(fake_store, tmp_path,
     from dashboards import app as app_module
 
     release = threading.Event()
-    monkeypatch.setattr(app_module, "_warm_study", lambda store: release.wait(30))
+    monkeypatch.setattr(app_module, "_warm_pages", lambda study_id: release.wait(30))
     client = app_module.create_app(fake_store["uri"], queue_path=tmp_path / "review.db").server.test_client()
     answer = client.get("/ready")
     assert answer.status_code == 503 and b"warming up" in answer.data
@@ -114,7 +114,7 @@ def test_ready_answers_503_while_the_warm_up_runs_then_200(fake_store, tmp_path,
 def test_ready_answers_200_when_the_warm_up_fails(fake_store, tmp_path, monkeypatch):
     from dashboards import app as app_module
 
-    monkeypatch.setattr(app_module, "_warm_study", lambda store: 1 / 0)
+    monkeypatch.setattr(app_module, "_warm_pages", lambda study_id: 1 / 0)
     client = app_module.create_app(fake_store["uri"], queue_path=tmp_path / "review.db").server.test_client()
     _join_warm_thread()
     assert client.get("/ready").status_code == 200  # a failed warm-up only leaves the reads to the pages

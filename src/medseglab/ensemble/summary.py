@@ -6,6 +6,7 @@ Pure functions on the choice table of ``algorithm.choice_table`` (one row per im
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -172,8 +173,6 @@ def choices_figure(counts: pd.DataFrame, path, title: str = "Algorithm 1: output
         ax.text(x, total, f"{int(total)}", ha="center", va="bottom")
     ax.set_ylabel("images")
     ax.set_ylim(0, max(1.0, float(bottom.max())) * 1.15)  # room for the totals above the bars
-    import textwrap
-
     # each title line wrapped to the plot's width; the saved area grows to hold title and legend
     ax.set_title("\n".join(textwrap.fill(line, 64) for line in title.split("\n")), fontsize=10)
     ax.legend(title="branch", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
