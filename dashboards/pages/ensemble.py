@@ -4,7 +4,7 @@ the Figure 5 rows (the choice framed)."""
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, callback, dcc, html
 
 from dashboards.components import chosen, img_url, no_study, page_of, paged_table, study_info, synthetic_banner, table
 from dashboards.context import current
@@ -71,25 +71,18 @@ def _splits(choices) -> list[int]:
 
 
 @callback(Output("ensemble-banner", "children"), Output("ensemble-counts", "figure"), Output("ensemble-counts", "style"),
-          Output("ensemble-body", "children"), Output("ensemble-split", "options"), Output("ensemble-split", "value"),
-          Output("ensemble-choices-section", "style"), Input("study-select", "value"))
+          Output("ensemble-body", "children"), Input("study-select", "value"))
 def show(study_id):
     hidden = {"display": "none"}
     if not study_id:
-        return None, {}, hidden, no_study(), [], None, hidden
+        return None, {}, hidden, no_study()
     store = current().store
     info = study_info(study_id) or {}
     counts = store.csv(study_id, "ensemble/counts.csv")
     if counts is None:
-        return (None, {}, hidden, html.P("no ensemble yet: run `medseglab ensemble` on this study", className="muted"),
-                [], None, hidden)
+        return None, {}, hidden, html.P("no ensemble yet: run `medseglab ensemble` on this study", className="muted")
     summary = store.csv(study_id, "ensemble/summary.csv")
-    choices = store.parquet(study_id, "ensemble/choices.parquet")
     has_figure5 = "explain/ensemble.png" in set(store.list_artifacts(study_id, "explain"))
-    splits = _splits(choices)
-    split, _ = chosen(study_id)
-    options = [{"label": f"split {s}" + (" (chosen)" if s == split else ""), "value": s} for s in splits]
-    value = split if split in splits else (splits[0] if splits else None)
     figure = figures.choice_count_figure(counts, synthetic=bool(info.get("synthetic")))
     body = [
         html.H3("Dice of the oracle's chosen output vs LMI and TII alone (oracle gains; paired Wilcoxon signed-rank p)"),
@@ -100,29 +93,47 @@ def show(study_id):
                  alt="Figure 5 rows") if has_figure5 else html.P(
             "Figure 5 rows appear after `medseglab explain`.", className="muted"),
     ]
-    return synthetic_banner(info), figure, {}, body, options, value, {}
+    return synthetic_banner(info), figure, {}, body
 
 
-@callback(Output("ensemble-choices", "data"), Output("ensemble-choices", "columns"),
+def _triggered_by() -> str | None:
+    """The id of the input that fired the running callback; None on a first call or outside one (warm)."""
+    try:
+        return dash.ctx.triggered_id
+    except dash.exceptions.MissingCallbackContextException:
+        return None
+
+
+# The split selector is this callback's input and output (it fills it, as show() used to): a new tab's table
+# request goes out with show()'s, not after show()'s answer has been drawn.
+@callback(Output("ensemble-split", "options"), Output("ensemble-split", "value"),
+          Output("ensemble-choices", "data"), Output("ensemble-choices", "columns"),
           Output("ensemble-choices", "page_count"), Output("ensemble-choices", "page_current"),
-          Input("ensemble-split", "value"), Input("ensemble-choices", "page_current"),
-          Input("ensemble-choices", "page_size"), Input("ensemble-choices", "sort_by"), State("study-select", "value"))
-def show_choices(split, page, page_size, sort_by, study_id):
-    """One page of the chosen split's rows, sorted on the server; a new split starts at its first page."""
+          Output("ensemble-choices-section", "style"),
+          Input("study-select", "value"), Input("ensemble-split", "value"), Input("ensemble-choices", "page_current"),
+          Input("ensemble-choices", "page_size"), Input("ensemble-choices", "sort_by"))
+def show_choices(study_id, split, page, page_size, sort_by):
+    """The split selector (the split Table S1 chose first) and one page of its rows, sorted on the server;
+    a new study or split starts at its first page, and at the study's chosen split."""
     choices = current().store.parquet(study_id, "ensemble/choices.parquet") if study_id else None
-    if choices is None or (split is None and "split" in choices):  # before show() picked the split
-        return [], [], 0, 0
-    if "split" in choices:
-        choices = choices[choices["split"].to_numpy().astype(int) == int(split)]
-    if dash.ctx.triggered_id == "ensemble-split":
+    if choices is None:
+        return [], None, [], [], 0, 0, {"display": "none"}
+    splits, best = _splits(choices), chosen(study_id)[0]
+    trigger = _triggered_by()
+    if trigger in ("study-select", "ensemble-split") or split not in splits:
         page = 0
+    if trigger == "study-select" or split not in splits:  # a new tab, a new study, a split it lacks
+        split = best if best in splits else (splits[0] if splits else None)
+    options = [{"label": f"split {s}" + (" (chosen)" if s == best else ""), "value": s} for s in splits]
+    if split is not None:  # None: no split column (or no rows)
+        choices = choices[choices["split"].to_numpy().astype(int) == int(split)]
     answer = page_of(choices[[c for c in CHOICE_COLUMNS if c in choices]], page, page_size or 25, sort_by)
-    return answer["data"], answer["columns"], answer["page_count"], answer["page_current"]
+    return options, split, answer["data"], answer["columns"], answer["page_count"], answer["page_current"], {}
 
 
 def warm(study_id: str) -> None:
     """A new tab's first callbacks, with the layout's defaults (run as the server starts: app._warm_pages)."""
-    *_, split, _ = show(study_id)
-    show_choices(split, 0, 25, [], study_id)
+    show(study_id)
+    show_choices(study_id, None, 0, 25, [])
     if "explain/ensemble.png" in set(current().store.list_artifacts(study_id, "explain")):
         current().pictures.artifact(study_id, "explain/ensemble.png", image=None, view=None, width=FIGURE5_WIDTH)

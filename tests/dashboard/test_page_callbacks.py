@@ -57,3 +57,47 @@ def test_page_of_sorts_then_pages_like_pandas():
     assert page_of(frame, None, 25, [])["data"][0]["image_id"] == "i000"  # unsorted: the file's order
     assert page_of(frame.iloc[:0], 0, 25, None) == {"data": [], "columns": answer["columns"], "page_count": 1,
                                                    "page_current": 0}
+
+
+def _log_choices(fake_store, tmp_path, chosen_split: int) -> None:
+    """Log an Algorithm 1 choices table of two splits (30 and 40 rows) and the split Table S1 chose."""
+    import json
+
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    rows = [{"image_id": f"s{s}-{k:02d}", "split": s, "ratio": 80, "chosen": "union", "chosen_dice": k / 100}
+            for s, n in ((0, 30), (1, 40)) for k in range(n)]
+    folder = tmp_path / "ensemble-staging"
+    folder.mkdir()
+    pd.DataFrame(rows).to_parquet(folder / "choices.parquet")
+    (folder / "selection.json").write_text(json.dumps({"split": chosen_split, "ratio": 80}))
+    client = MlflowClient(tracking_uri=fake_store["uri"])
+    client.log_artifact(fake_store["run_id"], str(folder / "choices.parquet"), "ensemble")
+    client.log_artifact(fake_store["run_id"], str(folder / "selection.json"), "stats")
+
+
+def test_ensemble_choices_fill_their_split_selector_and_page_in_one_call(pages, fake_store, tmp_path):
+    """A new tab sends no split: the callback picks the chosen split, returns it as the selector's value and
+    its first page; a split the study lacks falls back to the chosen one at page 0; a real split keeps
+    its page."""
+    _log_choices(fake_store, tmp_path, chosen_split=1)
+    show_choices = pages["/ensemble"].show_choices
+    rid = fake_store["run_id"]
+    options, value, data, columns, count, page, style = show_choices(rid, None, 0, 25, [])
+    assert [o["value"] for o in options] == [0, 1] and value == 1
+    assert [o["label"] for o in options] == ["split 0", "split 1 (chosen)"]
+    assert count == 2 and page == 0 and len(data) == 25 and data[0]["image_id"] == "s1-00"
+    assert [c["id"] for c in columns] == ["image_id", "split", "ratio", "chosen", "chosen_dice"] and style == {}
+    _, value, data, _, count, page, _ = show_choices(rid, 0, 1, 25, [{"column_id": "chosen_dice",
+                                                                      "direction": "desc"}])
+    assert value == 0 and count == 2 and page == 1 and [r["image_id"] for r in data] == ["s0-04", "s0-03",
+                                                                                          "s0-02", "s0-01", "s0-00"]
+    _, value, _, _, _, page, _ = show_choices(rid, 7, 1, 25, [])  # split 7, left from another study
+    assert (value, page) == (1, 0)
+
+
+def test_ensemble_without_choices_hides_the_section(pages, fake_store):
+    options, value, data, _, _, _, style = pages["/ensemble"].show_choices(fake_store["run_id"], None, 0, 25, [])
+    assert (options, value, data, style) == ([], None, [], {"display": "none"})
+    assert pages["/ensemble"].show(None)[2] == {"display": "none"}
