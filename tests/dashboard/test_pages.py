@@ -3,6 +3,7 @@ no console errors, the gallery follows its filters, a click on a distribution op
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -103,3 +104,22 @@ def test_clicking_an_image_opens_its_drill_down(study_page):
     assert "input" in alts and "ground truth" in alts
     assert any("overlay" in a for a in alts) and any("Grad-CAM class 1" in a for a in alts)
     assert not study_page.broken_images() and not study_page.errors, study_page.errors
+
+
+def test_a_new_tab_gets_its_page_in_the_first_layout_and_the_router_runs_on_navigation(study_page):
+    """The tab's URL is served in the first layout (no router callback before the page's own ones); a
+    click in the nav bar still goes through Dash's router, and the title follows the page."""
+    outputs = []
+    study_page.page.on("request", lambda r: outputs.append(json.loads(r.post_data)["output"])
+                       if r.url.split("?")[0].endswith("/_dash-update-component") else None)
+    page = study_page.open("/ensemble", settle_ms=1500)
+    assert page.title() == "medseglab: ensemble"
+    assert page.locator("#ensemble-choices td[data-dash-column=image_id]").count() > 0
+    assert "(chosen)" in page.locator("#ensemble-split").inner_text()
+    assert outputs and not any("_pages_content" in o for o in outputs), outputs
+    page.locator("a.nav-link", has_text="Splits").click()
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1500)
+    assert any("_pages_content" in o for o in outputs)
+    assert page.locator("h2").first.inner_text().startswith("Splits") and page.title() == "medseglab: splits"
+    assert not study_page.errors, study_page.errors
