@@ -28,7 +28,7 @@ import flask
 from dash import Input, Output, dcc, html
 
 from dashboards import context as ctx
-from dashboards import plotly_bundle
+from dashboards import plotly_bundle, polyfill
 from medseglab.dashboard import safety
 from medseglab.dashboard.data import StudyStore, to_png
 from medseglab.dashboard.images import Pictures, clamp_width, file_picture
@@ -279,6 +279,7 @@ def create_app(uri: str, *, mlflow_ui: str | None = None, token: str | None = No
     warmed = threading.Event()
     _add_routes(app.server, context, warmed)
     plotly_bundle.install(app)
+    polyfill.install(app)
     if warm:
         threading.Thread(target=_warm, args=(store, warmed), name="medseglab-dashboard-warm", daemon=True).start()
     else:

@@ -57,6 +57,20 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
+def in_app_get():
+    """``in_app_get(client, path, headers=None)``: a Flask test client's GET, in a thread of its own. Dash
+    sets its current app (a context variable) while it serves a request; in the test's thread that would
+    outlive the test, and a later test's create_app would register its pages' redirects on this app."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def get(client, path: str, headers: dict | None = None):
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(client.get, path, headers=headers or {}).result()
+
+    return get
+
+
+@pytest.fixture
 def serve(tmp_path):
     """``serve(uri, token=None, queue=None, host="127.0.0.1")`` -> base URL of a running dashboard."""
     procs = []

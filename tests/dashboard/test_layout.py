@@ -28,33 +28,24 @@ def _find(node, component_id: str):
     return _find(props.get("children"), component_id)
 
 
-def _layout(client, referrer: str | None) -> dict:
-    # in a thread of its own: Dash sets its current app (a context variable) while it serves a request,
-    # and in this thread that would outlive the test (a later test's create_app would register its pages'
-    # redirects on this app)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        response = pool.submit(client.get, "/_dash-layout",
-                               headers={"Referer": referrer} if referrer else {}).result()
+def _layout(get, client, referrer: str | None) -> dict:
+    response = get(client, "/_dash-layout", {"Referer": referrer} if referrer else None)
     assert response.status_code == 200
     return json.loads(response.data)
 
 
-def test_the_page_of_the_tabs_url_is_in_its_first_layout_else_the_router_fills_it(client):
-    layout = _layout(client, "http://localhost/image?image=img03#metrics")
+def test_the_page_of_the_tabs_url_is_in_its_first_layout_else_the_router_fills_it(client, in_app_get):
+    layout = _layout(in_app_get, client, "http://localhost/image?image=img03#metrics")
     location = _find(layout, "_pages_location")["props"]
     assert (location["pathname"], location["search"], location["hash"]) == ("/image", "?image=img03", "#metrics")
     # the image page's layout, called with the query as Dash's router calls it
     assert _find(layout, "image-select")["props"]["value"] == "img03"
     assert _find(layout, "_pages_store")["props"]["data"] == {"title": "medseglab: image"}
-    assert _find(_layout(client, "http://localhost/ensemble"), "ensemble-choices") is not None
-    assert _find(_layout(client, "http://localhost/"), "studies-table") is not None
-
-
+    assert _find(_layout(in_app_get, client, "http://localhost/ensemble"), "ensemble-choices") is not None
+    assert _find(_layout(in_app_get, client, "http://localhost/"), "studies-table") is not None
     # without a Referer, for a path no page has, or from another origin: Dash's router fills the container
     for referrer in (None, "http://localhost/no-such-page", "http://elsewhere.example/ensemble"):
-        layout = _layout(client, referrer)
+        layout = _layout(in_app_get, client, referrer)
         assert _find(layout, "_pages_location")["props"].get("pathname") is None, referrer  # set as it mounts
         assert not _find(layout, "_pages_content")["props"].get("children"), referrer
         assert _find(layout, "study-select") is not None

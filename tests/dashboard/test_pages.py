@@ -46,6 +46,8 @@ def test_every_page_renders_without_console_errors(study_page):
         assert page.locator("h2").first.inner_text().startswith(heading), path
         assert not study_page.broken_images(), (path, study_page.broken_images())
         assert page.evaluate(UNKNOWN_TRACES_JS) == [], path
+        # regenerator-runtime in place of Dash's babel polyfill (dashboards/polyfill.py): no core-js 2
+        assert page.evaluate("() => [window._babelPolyfill, typeof regeneratorRuntime.wrap]") == [None, "function"]
     assert not study_page.errors, study_page.errors
 
 

@@ -21,18 +21,18 @@ def test_declared_traces_are_the_bundles_trace_modules():
     assert modules == plotly_bundle.TRACES
 
 
-def test_graph_script_url_serves_the_bundle_and_revalidates(tmp_path, mlflow_db_template):
+def test_graph_script_url_serves_the_bundle_and_revalidates(tmp_path, mlflow_db_template, in_app_get):
     from dashboards.app import create_app
 
     shutil.copy(mlflow_db_template, tmp_path / "mlflow.db")
     app = create_app(f"sqlite:///{tmp_path / 'mlflow.db'}", queue_path=tmp_path / "review.db")
     client = app.server.test_client()
-    first = client.get("/" + plotly_bundle.FULL_BUNDLE)
+    first = in_app_get(client, "/" + plotly_bundle.FULL_BUNDLE)
     assert first.status_code == 200
     assert first.data == plotly_bundle.BUNDLE.read_bytes()
     assert first.headers["Content-Type"].startswith("text/javascript")
     assert first.headers["Cache-Control"] == "no-cache" and first.headers.get("ETag")
-    again = client.get("/" + plotly_bundle.FULL_BUNDLE, headers={"If-None-Match": first.headers["ETag"]})
+    again = in_app_get(client, "/" + plotly_bundle.FULL_BUNDLE, {"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
     # Dash's other component files are still Dash's
-    assert client.get("/_dash-layout").status_code == 200
+    assert in_app_get(client, "/_dash-layout").status_code == 200

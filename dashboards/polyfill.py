@@ -1,0 +1,50 @@
+"""Dash's babel polyfill is answered with the one part of it Dash's scripts use: regenerator-runtime.
+
+Every Dash page loads ``deps/polyfill@7.12.1.min.js`` (``@babel/polyfill``: core-js 2 and
+regenerator-runtime) before React. On today's browsers core-js 2 finds ``parseFloat``, ``parseInt``,
+``Number`` and ``String.prototype.trim`` non-standard (they no longer treat U+180E as white space) and
+replaces them with JavaScript versions about ten times slower (Chromium here: 200,000 ``Number()`` +
+``parseFloat()`` took 164 ms on a dashboard page, 16 ms on a blank one; core-js issue of record:
+OctoPrint/OctoPrint#5438). plotly.js calls them for every point it styles: drawing the UMAP page's
+11,032 points spent 280-290 ms in ``singlePointStyle``, a third of it in core-js's trim.
+
+Dash's renderer and component bundles use only the global ``regeneratorRuntime`` from it (their
+compiled async functions); everything else core-js 2 adds is native in the browsers Dash supports. So
+that URL answers with regenerator-runtime alone (vendored from npm, ``regenerator-runtime`` 0.13.11,
+MIT, ``vendor/LICENSE.regenerator-runtime.txt``), in the same place in the page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dash
+import flask
+
+RUNTIME = Path(__file__).resolve().parent / "vendor" / "regenerator-runtime.js"
+SUITES = "_dash-component-suites/dash/"
+
+
+def polyfill_paths() -> set[str]:
+    """The babel polyfill's paths among Dash's React dependencies (``deps/polyfill@...``)."""
+    from dash import _dash_renderer
+
+    return {path for dep in _dash_renderer._js_dist_dependencies
+            for paths in dep["relative_package_path"].values() for path in paths if "polyfill" in path}
+
+
+def install(app: dash.Dash) -> None:
+    """Answer Dash's polyfill URL (fingerprinted or not) with regenerator-runtime."""
+    from dash.fingerprint import check_fingerprint
+
+    prefix = app.config.routes_pathname_prefix + SUITES
+    polyfills = polyfill_paths()
+
+    @app.server.before_request
+    def regenerator_only():
+        path = flask.request.path
+        if path.startswith(prefix) and check_fingerprint(path[len(prefix):])[0] in polyfills:
+            response = flask.send_file(RUNTIME, mimetype="text/javascript", conditional=True, max_age=0)
+            response.headers["Cache-Control"] = "no-cache"
+            return response
+        return None
