@@ -406,22 +406,49 @@ window.fetch = function (url, options) {
   if (callback) answer.finally(() => { window.__cb.pending--; window.__cb.done++; });
   return answer;
 };
+// counts plotly.js drawings, in flight and done: Plotly.react / newPlot resolve once every trace is drawn.
+// dcc.Graph draws twice in a new tab (an empty figure as plotly.js arrives, then the callback's), and the
+// second can start a task after the first ended: a page is rendered once the last drawing is done.
+window.__plots = {pending: 0, done: 0};
+(function () {
+  let plotly;
+  Object.defineProperty(window, 'Plotly', {configurable: true, enumerable: true, get() { return plotly; },
+    set(value) {
+      plotly = value;
+      for (const name of ['react', 'newPlot']) {
+        const original = value && value[name];
+        if (typeof original !== 'function' || original.counted) continue;
+        const counted = function () {
+          window.__plots.pending++;
+          const done = () => { window.__plots.pending--; window.__plots.done++; };
+          let answer;
+          try { answer = original.apply(this, arguments); } catch (error) { done(); throw error; }
+          Promise.resolve(answer).then(done, done);
+          return answer;
+        };
+        counted.counted = true;
+        value[name] = counted;
+      }
+    }});
+})();
 """
 STATE_JS = """([sel, minDone]) => {
   const cb = window.__cb || {pending: 1, done: 0};
   if (cb.pending > 0 || cb.done < minDone) return null;
-  // a dcc.Graph not drawn yet (plotly.js still loading or plotting) is not rendered
+  const plots = window.__plots || {pending: 0, done: 0};
+  if (plots.pending > 0) return null;  // plotly.js still drawing
+  // a dcc.Graph not drawn yet (plotly.js still loading) is not rendered
   for (const g of document.querySelectorAll('.dash-graph')) if (!g.querySelector('.main-svg')) return null;
   const el = document.querySelector(sel);
   if (el) {
     const box = el.getBoundingClientRect();
     if (box.width > 0 && box.height > 0) {
       const name = typeof el.className === 'string' && el.className ? '.' + el.className.split(' ')[0] : '';
-      return [el.tagName.toLowerCase() + name, cb.done];
+      return [el.tagName.toLowerCase() + name, cb.done, plots.done];
     }
   }
   const content = document.querySelector('#_pages_content');
-  return content && content.innerText.trim().length > 0 ? ['TEXT_ONLY', cb.done] : null;
+  return content && content.innerText.trim().length > 0 ? ['TEXT_ONLY', cb.done, plots.done] : null;
 }"""
 TEXT_ONLY = "text only (no graph/table/image)"
 STABLE_S = 0.25  # no new callback for this long after the main element showed: the page has settled
@@ -433,8 +460,9 @@ STATE_JS = STATE_JS.replace("TEXT_ONLY", TEXT_ONLY)
 
 def wait_rendered(page, timeout_s: float, started: float, min_done: int = 1) -> tuple[float | None, str]:
     """Seconds since ``started`` until the page's main graph/table/image is visible (or, on a page
-    that shows only text, its text) with no Dash callback in flight, and nothing changed within
-    STABLE_S after (a chained callback could still replace it). The time is when that state began."""
+    that shows only text, its text) with no Dash callback in flight and every plotly.js drawing done,
+    and nothing changed within STABLE_S after (a chained callback could still replace it, a graph
+    could still draw again). The time is when that state began."""
     since, seen = None, None
     while time.perf_counter() - started < timeout_s:
         state = page.evaluate(STATE_JS, [MAIN_SELECTOR, min_done])
