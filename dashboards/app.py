@@ -190,10 +190,10 @@ def _page_container() -> html.Div:
     says which (its Referer, the tab's URL): that page's layout, and the ``dcc.Location`` at the tab's
     path, query and fragment, so Dash's router (fired by a Location that changes as it mounts) does not
     run. The page's first callbacks then start with the layout, not one round trip later, after the
-    router's answer (80-130 ms of a new tab at 750 runs). Without a Referer, from another origin, or
+    router's answer. Without a Referer, from another origin, or
     for a path no page has, Dash's router fills the container as usual (its 404 page included)."""
     # Dash's own router helpers and ids (dash.dash, dash._pages; Dash is pinned, and
-    # tests/dashboard/test_routes.py fails if these change)
+    # tests/dashboard/test_layout.py fails if these change)
     from dash._pages import _parse_query_string, _path_to_page
     from dash.dash import _ID_CONTENT, _ID_DUMMY, _ID_LOCATION, _ID_STORE
 
