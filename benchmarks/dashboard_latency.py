@@ -541,8 +541,6 @@ def first_renders(base: str, pages: list[str], urls_for: dict | None = None, tim
     return list(results.values())
 
 
-# --- concurrent clients -------------------------------------------------------------------------------
-
 # --- the floor: what a one-graph Dash app costs in the same browser ------------------------------------
 
 FLOOR_TABS = ("/?tab=1", "/?tab=2", "/?tab=3")
@@ -591,6 +589,8 @@ def floor_renders() -> dict[str, dict[str, float | None]]:
                        for key in ("first", "profile")}
     return out
 
+
+# --- concurrent clients -------------------------------------------------------------------------------
 
 def _send(conn_base: str, req: Request, timeout: float) -> tuple[float, bool, int]:
     started = time.perf_counter()
@@ -678,7 +678,7 @@ def report(store, startup_s, ready_s, renders, load, memory, app: App, args, flo
         value = f"{seconds(r['first'])} | {seconds(r.get('profile'))}"
         lines.append(f"{'first render ' + r['page']:<34} {value:>22} {'< 1 s':>10}  {_mark(ok)}{extra}")
     for bundle, row in (floor or {}).items():
-        label = f"floor: 1-graph Dash app, {'cartesian' if bundle == 'cartesian' else 'full'} plotly.js"
+        label = f"floor: 1-graph Dash app, {bundle} plotly.js"
         lines.append(f"{label:<34} {seconds(row['first'])} | {seconds(row['profile'])}  (median of "
                      f"{len(FLOOR_TABS)} tabs; {'what the dashboard serves' if bundle == 'cartesian' else 'Dash default'})")
     if load:

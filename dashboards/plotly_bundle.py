@@ -18,7 +18,8 @@ import re
 from pathlib import Path
 
 import dash
-import flask
+
+from dashboards import vendored
 
 BUNDLE = Path(__file__).resolve().parent / "vendor" / "plotly-cartesian.min.js"
 # the trace modules of the cartesian bundle (its README; the test reads them from the file)
@@ -40,12 +41,4 @@ def bundle_version(path: Path = BUNDLE) -> str:
 def install(app: dash.Dash) -> None:
     """Answer dcc.Graph's request for the full plotly.js with the cartesian bundle."""
     path = app.config.routes_pathname_prefix + FULL_BUNDLE
-
-    @app.server.before_request
-    def cartesian_plotly():
-        if flask.request.path == path:
-            # no-cache: the browser keeps its copy and revalidates it (a 304 on an unchanged file)
-            response = flask.send_file(BUNDLE, mimetype="text/javascript", conditional=True, max_age=0)
-            response.headers["Cache-Control"] = "no-cache"
-            return response
-        return None
+    vendored.answer_with(app, lambda requested: requested == path, BUNDLE)

@@ -21,7 +21,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash
-import flask
+
+from dashboards import vendored
 
 RUNTIME = Path(__file__).resolve().parent / "vendor" / "regenerator-runtime.js"
 SUITES = "_dash-component-suites/dash/"
@@ -41,12 +42,5 @@ def install(app: dash.Dash) -> None:
 
     prefix = app.config.routes_pathname_prefix + SUITES
     polyfills = polyfill_paths()
-
-    @app.server.before_request
-    def regenerator_only():
-        path = flask.request.path
-        if path.startswith(prefix) and check_fingerprint(path[len(prefix):])[0] in polyfills:
-            response = flask.send_file(RUNTIME, mimetype="text/javascript", conditional=True, max_age=0)
-            response.headers["Cache-Control"] = "no-cache"
-            return response
-        return None
+    vendored.answer_with(app, lambda requested: requested.startswith(prefix)
+                         and check_fingerprint(requested[len(prefix):])[0] in polyfills, RUNTIME)
