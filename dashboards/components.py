@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 import pandas as pd
-from dash import dash_table, html
+from dash import dash_table, dcc, html
 
 from dashboards.context import current
 
@@ -71,6 +71,12 @@ def img_url(run_id: str, path: str, *, width: int = 192, image: str | None = Non
 
 def data_url(study_id: str, image_id: str, view: str, width: int = 192) -> str:
     return f"/data/{study_id}/{quote(image_id)}?{urlencode({'view': view, 'w': width})}"
+
+
+def labelled_dropdown(id_: str, label: str, options: list, value, **props) -> html.Div:
+    """A dropdown that always has a value, under its label (``props``: more ``dcc.Dropdown`` settings)."""
+    return html.Div([html.Label(label, htmlFor=id_),
+                     dcc.Dropdown(id=id_, options=options, value=value, clearable=False, **props)])
 
 
 def picture(src: str, caption: str, width: int = 160, framed: bool = False) -> html.Figure:

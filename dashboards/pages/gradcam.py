@@ -4,9 +4,10 @@ clinical label, sorted by delta_m Dice (TII - LMI)."""
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
-from dashboards.components import data_url, img_url, initial, no_study, picture, study_info, synthetic_banner
+from dashboards.components import (data_url, img_url, initial, labelled_dropdown, no_study, picture, study_info,
+                                   synthetic_banner)
 from dashboards.context import current
 from medseglab.dashboard import figures
 from medseglab.names import INITS
@@ -17,19 +18,14 @@ dash.register_page(__name__, path="/gradcam", name="Grad-CAM", title="medseglab:
 MAX_SHOWN = 48
 
 
-def _dropdown(id_, label, options, value):
-    return html.Div([html.Label(label, htmlFor=id_),
-                     dcc.Dropdown(id=id_, options=options, value=value, clearable=False)])
-
-
 layout = html.Div([
     html.H2("Grad-CAM gallery"),
     html.Div([
-        _dropdown("cam-init", "init", [{"label": i.upper(), "value": i} for i in INITS], "tii"),
-        _dropdown("cam-class", "class", [{"label": "class 1 (target)", "value": 1},
+        labelled_dropdown("cam-init", "init", [{"label": i.upper(), "value": i} for i in INITS], "tii"),
+        labelled_dropdown("cam-class", "class", [{"label": "class 1 (target)", "value": 1},
                                          {"label": "class 0 (background)", "value": 0}], 1),
-        _dropdown("cam-label", "clinical label", [{"label": "all", "value": "all"}], "all"),
-        _dropdown("cam-sort", "sort by ΔDice (repeat means)", [{"label": "largest TII gain first", "value": "desc"},
+        labelled_dropdown("cam-label", "clinical label", [{"label": "all", "value": "all"}], "all"),
+        labelled_dropdown("cam-sort", "sort by ΔDice (repeat means)", [{"label": "largest TII gain first", "value": "desc"},
                                                 {"label": "largest TII loss first", "value": "asc"}], "desc"),
     ], className="controls"),
     html.P(id="cam-count", className="muted"),

@@ -1,24 +1,37 @@
 """UMAP: the embedding of the test images' pooled penultimate-layer features, coloured by clinical
-label, init or class; hovering a point shows the image."""
+label, init or class; hovering a point shows the image.
+
+One (init, class) panel opens, larger, with the others a choice away, and all four side by side as one
+of the choices: four panels are four times the points for the browser to draw (docs/DASHBOARD.md)."""
 
 from __future__ import annotations
 
 import dash
 from dash import Input, Output, callback, dcc, html, no_update
 
-from dashboards.components import data_url, initial, study_info
+from dashboards.components import data_url, initial, labelled_dropdown, study_info
 from dashboards.context import current
 from medseglab.dashboard import figures
 
 dash.register_page(__name__, path="/umap", name="UMAP", title="medseglab: UMAP")
 
+DEFAULT_PANEL = ("tii", 1)  # as the Grad-CAM gallery opens: TII, the target class
+PANEL_OPTIONS = [*({"label": f"{init.upper()}, class {cls} ({'target' if cls else 'background'})",
+                    "value": figures.umap_panel_key(init, cls)}
+                   for init, cls in (("tii", 1), ("lmi", 1), ("tii", 0), ("lmi", 0))),
+                 {"label": "all four, side by side", "value": "all"}]
+
+
 layout = html.Div([
     html.H2("UMAP of the features"),
-    html.Div([html.Label("colour by", htmlFor="umap-colour"),
-              dcc.Dropdown(id="umap-colour", value="clinical_label", clearable=False, style={"width": "240px"},
-                           options=[{"label": "clinical label", "value": "clinical_label"},
-                                    {"label": "init", "value": "init"}, {"label": "class", "value": "class"}])],
-             className="controls"),
+    html.Div([
+        labelled_dropdown("umap-panel", "panel", PANEL_OPTIONS, figures.umap_panel_key(*DEFAULT_PANEL),
+                          searchable=False, maxHeight=260, style={"width": "300px"}),
+        labelled_dropdown("umap-colour", "colour by", [{"label": "clinical label", "value": "clinical_label"},
+                                                       {"label": "init", "value": "init"},
+                                                       {"label": "class", "value": "class"}], "clinical_label",
+                          searchable=False, style={"width": "240px"}),
+    ], className="controls"),
     dcc.Graph(id="umap-graph", clear_on_unhover=True),
     dcc.Tooltip(id="umap-tooltip"),
     html.P("Each panel is its own UMAP (features of different models live in different spaces); "
@@ -26,13 +39,15 @@ layout = html.Div([
 ])
 
 
-@callback(Output("umap-graph", "figure"), Input("study-select", "value"), Input("umap-colour", "value"))
-def show(study_id, colour):
+@callback(Output("umap-graph", "figure"), Input("study-select", "value"), Input("umap-colour", "value"),
+          Input("umap-panel", "value"))
+def show(study_id, colour, panel):
     if not study_id:
         return figures.empty_figure("choose a study")
     embedding = current().store.parquet(study_id, "explain/embedding.parquet")
     info = study_info(study_id) or {}
-    return figures.umap_figure(embedding, colour, synthetic=bool(info.get("synthetic")))
+    return figures.umap_figure(embedding, colour, panels=figures.umap_panels(panel),
+                               synthetic=bool(info.get("synthetic")))
 
 
 @callback(Output("umap-tooltip", "show"), Output("umap-tooltip", "bbox"), Output("umap-tooltip", "children"),
@@ -50,4 +65,4 @@ def hover(hover, study_id):
 
 def warm(study_id: str) -> None:
     """A new tab's first callbacks, with the layout's defaults (run as the server starts: app._warm_pages)."""
-    show(study_id, initial(layout, "umap-colour"))
+    show(study_id, initial(layout, "umap-colour"), initial(layout, "umap-panel"))

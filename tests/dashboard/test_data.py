@@ -139,11 +139,11 @@ def test_the_warm_up_computes_each_pages_first_callbacks(fake_store, tmp_path, m
     monkeypatch.setattr(depletion, "show_learning_curve", lambda study, metric: calls.append(("curve", study, metric)))
     monkeypatch.setattr(modules["/splits"], "show", lambda study: 1 / 0)
     umap_calls = []
-    monkeypatch.setattr(modules["/umap"], "show", lambda study, colour: umap_calls.append(colour))
+    monkeypatch.setattr(modules["/umap"], "show", lambda study, colour, panel: umap_calls.append((colour, panel)))
     app_module._warm_pages(fake_store["run_id"])
     rid = fake_store["run_id"]
     assert calls == [("show", rid, "dice"), ("curve", rid, "dice")]
-    assert umap_calls == ["clinical_label"]  # whether it came before or after the failing splits page
+    assert umap_calls == [("clinical_label", "tii-1")]  # whether it came before or after the failing splits page
 
 
 def test_initial_reads_a_components_value_from_a_layout():

@@ -145,3 +145,49 @@ def test_learning_curve_figure_draws_the_logged_fits_and_bands(tmp_path):
                                          points, "dice", "skin")
     assert "at least 2 needed" in none.layout.annotations[0].text
     assert "run `medseglab stats`" in figures.learning_curve_figure(None, None, None, "dice", "skin").layout.annotations[0].text
+
+
+def _embedding() -> pd.DataFrame:
+    """UMAP rows of 5 images x (init, class); image e4 is the only 'melanoma', and only LMI class 0 lacks it."""
+    rng = np.random.default_rng(3)
+    rows = [{"image_id": f"e{k}", "init": init, "class": cls, "x": rng.normal(), "y": rng.normal(),
+             "clinical_label": "melanoma" if k == 4 else "nevus"}
+            for init in ("lmi", "tii") for cls in (0, 1) for k in range(5) if (init, cls, k) != ("lmi", 0, 4)]
+    return pd.DataFrame(rows)
+
+
+def test_umap_draws_the_panels_asked_for_with_their_own_points():
+    embedding = _embedding()
+    one = figures.umap_figure(embedding, "clinical_label", panels=figures.umap_panels("tii-0"))
+    assert [a.text for a in one.layout.annotations] == ["TII, class 0"]
+    assert "xaxis2" not in one.layout  # one subplot
+    expected = embedding[(embedding["init"] == "tii") & (embedding["class"] == 0)].sort_values("image_id")
+    drawn = pd.DataFrame({"image_id": np.concatenate([t.customdata for t in one.data]),
+                          "x": np.concatenate([t.x for t in one.data])}).sort_values("image_id")
+    assert drawn["image_id"].tolist() == expected["image_id"].tolist()
+    np.testing.assert_allclose(drawn["x"], expected["x"], rtol=1e-6)  # float32 on the wire
+    assert all(np.asarray(t.x).dtype == np.float32 for t in one.data)
+    every = figures.umap_figure(embedding, "clinical_label", panels=figures.umap_panels("all"))
+    assert [a.text for a in every.layout.annotations] == ["LMI, class 0", "LMI, class 1", "TII, class 0",
+                                                           "TII, class 1"]
+    assert sum(len(t.x) for t in every.data) == len(embedding)
+    assert figures.umap_panels(None) == figures.umap_panels("all") == figures.UMAP_PANELS
+
+
+def test_umap_keeps_a_colour_per_value_and_one_legend_entry_each():
+    """A value the first panel lacks still gets its legend entry, and the same colour in every panel."""
+    every = figures.umap_figure(_embedding(), "clinical_label")
+    colours = {}
+    for trace in every.data:
+        colours.setdefault(trace.name, set()).add(trace.marker.color)
+    assert {name: len(c) for name, c in colours.items()} == {"melanoma": 1, "nevus": 1}
+    assert colours["melanoma"] != colours["nevus"]
+    assert sorted(t.name for t in every.data if t.showlegend) == ["melanoma", "nevus"]
+    assert every.data[0].showlegend and every.data[0].name == "nevus"  # LMI class 0: no melanoma there
+
+
+def test_an_unknown_umap_panel_names_the_ones_there_are():
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown UMAP panel 'tii-2'.*lmi-0, lmi-1, tii-0, tii-1"):
+        figures.umap_panels("tii-2")

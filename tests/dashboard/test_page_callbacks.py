@@ -101,3 +101,28 @@ def test_ensemble_without_choices_hides_the_section(pages, fake_store):
     options, value, data, _, _, _, style = pages["/ensemble"].show_choices(fake_store["run_id"], None, 0, 25, [])
     assert (options, value, data, style) == ([], None, [], {"display": "none"})
     assert pages["/ensemble"].show(None)[2] == {"display": "none"}
+
+
+def test_umap_opens_one_panel_and_draws_the_one_chosen(pages, fake_store, tmp_path):
+    """The page opens on its default panel (TII, the target class); each choice draws that panel's
+    points from the study's explain/embedding.parquet, and 'all' the four side by side."""
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    from dashboards.components import initial
+
+    umap = pages["/umap"]
+    rid = fake_store["run_id"]
+    assert "no UMAP yet" in umap.show(rid, "clinical_label", "tii-1").layout.annotations[0].text
+    rows = [{"image_id": f"u{k}", "init": init, "class": cls, "x": float(k), "y": float(cls),
+             "clinical_label": "nevus"} for init in ("lmi", "tii") for cls in (0, 1) for k in range(3 + cls)]
+    folder = tmp_path / "explain-staging"
+    folder.mkdir()
+    pd.DataFrame(rows).to_parquet(folder / "embedding.parquet")
+    MlflowClient(tracking_uri=fake_store["uri"]).log_artifact(rid, str(folder / "embedding.parquet"), "explain")
+    opened = initial(umap.layout, "umap-panel")
+    assert opened == "tii-1" and opened in [o["value"] for o in initial(umap.layout, "umap-panel", "options")]
+    first = umap.show(rid, "clinical_label", opened)
+    assert [a.text for a in first.layout.annotations] == ["TII, class 1"] and len(first.data[0].x) == 4
+    assert [a.text for a in umap.show(rid, "init", "lmi-0").layout.annotations] == ["LMI, class 0"]
+    assert len(umap.show(rid, "clinical_label", "all").layout.annotations) == 4

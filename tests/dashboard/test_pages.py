@@ -71,6 +71,14 @@ def test_pages_show_the_study(study_page, tiny_study):
     page = study_page.open("/ensemble", settle_ms=1500)
     assert "oracle" in page.locator("#ensemble-oracle").inner_text()
     assert page.locator("img[alt='Figure 5 rows']").count() == 1
+    # UMAP opens on one panel, its points drawn; the four side by side are one choice away
+    page = study_page.open("/umap", settle_ms=1500)
+    titles = page.locator("#umap-graph .annotation-text")
+    assert titles.all_text_contents() == ["TII, class 1"] and page.locator("#umap-graph path.point").count() > 0
+    one_panel = page.locator("#umap-graph path.point").count()
+    study_page.choose("umap-panel", "all four, side by side", settle_ms=1500)
+    assert titles.all_text_contents() == ["LMI, class 0", "LMI, class 1", "TII, class 0", "TII, class 1"]
+    assert page.locator("#umap-graph path.point").count() == 4 * one_panel  # every panel: every test image
     assert not study_page.errors, study_page.errors
 
 

@@ -280,33 +280,56 @@ def choice_count_figure(counts: pd.DataFrame, *, synthetic: bool = False) -> go.
     return fig
 
 
-def umap_figure(embedding: pd.DataFrame, colour: str, *, synthetic: bool = False) -> go.Figure:
-    """The UMAP points of every (init, class) panel in one scatter per panel, coloured by ``colour``
-    (clinical_label, init or class); customdata = image id for the hover picture."""
+UMAP_PANELS = tuple((init, cls) for init in INITS for cls in (0, 1))  # (init, target class), the study's order
+
+
+def umap_panel_key(init: str, cls: int) -> str:
+    """The UMAP page's name of one panel: ``<init>-<class>`` (``lmi-1``)."""
+    return f"{init}-{int(cls)}"
+
+
+def umap_panels(key: str | None) -> tuple[tuple[str, int], ...]:
+    """The panels ``key`` names: one ``<init>-<class>`` panel, or ``all`` (or None) for all four."""
+    if key in (None, "all"):
+        return UMAP_PANELS
+    for panel in UMAP_PANELS:
+        if umap_panel_key(*panel) == key:
+            return (panel,)
+    raise ValueError(f"unknown UMAP panel {key!r}: use 'all' or one of "
+                     + ", ".join(umap_panel_key(*p) for p in UMAP_PANELS))
+
+
+def umap_figure(embedding: pd.DataFrame, colour: str, *, panels=UMAP_PANELS, synthetic: bool = False) -> go.Figure:
+    """The UMAP points of each (init, class) panel in ``panels``, side by side, one scatter per colour
+    value (clinical_label, init or class), the same colour for a value in every panel; customdata =
+    image id for the hover picture. Coordinates travel as float32 (half the bytes of float64; a UMAP
+    coordinate needs no more)."""
     if embedding is None or embedding.empty:
         return empty_figure("no UMAP yet: run `medseglab explain` on this study")
     from plotly.subplots import make_subplots
 
-    panels = [(i, c) for i in INITS for c in (0, 1)]
-    fig = make_subplots(rows=1, cols=4, subplot_titles=[f"{i.upper()}, class {c}" for i, c in panels],
+    panels = tuple(panels)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[f"{i.upper()}, class {c}" for i, c in panels],
                         horizontal_spacing=0.07)
     colour_values = sorted(embedding[colour].astype(str).unique())
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    shown = set()
     for col, (init, cls) in enumerate(panels, start=1):
         panel = embedding[(embedding["init"] == init) & (embedding["class"].astype(int) == cls)]
         for k, value in enumerate(colour_values):
             rows = panel[panel[colour].astype(str) == value]
             if rows.empty:
                 continue
-            fig.add_scatter(x=rows["x"], y=rows["y"], mode="markers", name=value,
-                            legendgroup=value, showlegend=col == 1, marker={"color": palette[k % len(palette)]},
-                            customdata=rows["image_id"], row=1, col=col,
-                            hovertemplate="%{customdata}<extra></extra>")
+            fig.add_scatter(x=rows["x"].to_numpy(np.float32), y=rows["y"].to_numpy(np.float32), mode="markers",
+                            name=value, legendgroup=value, showlegend=value not in shown,
+                            marker={"color": palette[k % len(palette)]}, customdata=rows["image_id"],
+                            row=1, col=col)
+            shown.add(value)
         fig.update_xaxes(title_text="UMAP 1", row=1, col=col)
         fig.update_yaxes(title_text="UMAP 2", row=1, col=col)
     label = COLOUR_NAMES.get(colour, colour)
     fig.update_layout(title=_title(f"UMAP of pooled penultimate-layer features, coloured by {label}", synthetic),
-                      height=460, legend={"title": label})
+                      height=460 if len(panels) > 1 else 560, legend={"title": label})
     fig.update_traces(hoverinfo="none", hovertemplate=None)
     return fig
 
