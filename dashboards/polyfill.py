@@ -6,8 +6,8 @@ regenerator-runtime) before React. On today's browsers core-js 2 finds ``parseFl
 replaces them with JavaScript versions about ten times slower (Chromium here: 200,000 ``Number()`` +
 ``parseFloat()`` took 164 ms on a dashboard page, 16 ms on a blank one; core-js issue of record:
 OctoPrint/OctoPrint#5438). plotly.js calls them for every point it styles: drawing the UMAP page's
-four panels (11,032 points) spent 280-290 ms in ``singlePointStyle`` with core-js 2 (its trim alone 95-105 ms of the
-tab's script time), 180 ms without it.
+four panels (11,032 points) spent 280-290 ms in ``singlePointStyle`` with core-js 2 (its trim alone
+95-105 ms of the tab's script time), 180 ms without it.
 
 Dash's renderer and component bundles need the global ``regeneratorRuntime`` from it (their compiled
 async functions); what else core-js 2 adds, today's browsers have natively (the browser tests render

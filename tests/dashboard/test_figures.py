@@ -148,7 +148,7 @@ def test_learning_curve_figure_draws_the_logged_fits_and_bands(tmp_path):
 
 
 def _embedding() -> pd.DataFrame:
-    """UMAP rows of 5 images x (init, class); image e4 is the only 'melanoma', and only LMI class 0 lacks it."""
+    """UMAP rows of 5 images x (init, class); image e4 is the only 'melanoma', and LMI class 0 lacks it."""
     rng = np.random.default_rng(3)
     rows = [{"image_id": f"e{k}", "init": init, "class": cls, "x": rng.normal(), "y": rng.normal(),
              "clinical_label": "melanoma" if k == 4 else "nevus"}
