@@ -59,22 +59,27 @@ def test_page_of_sorts_then_pages_like_pandas():
                                                    "page_current": 0}
 
 
+def _log(fake_store, tmp_path, artifact_path: str, name: str, write) -> None:
+    """``write(path)`` a file ``name`` in a staging folder, then log it under the study run's ``artifact_path``."""
+    from mlflow.tracking import MlflowClient
+
+    folder = tmp_path / f"staging-{artifact_path}"
+    folder.mkdir(exist_ok=True)
+    write(folder / name)
+    MlflowClient(tracking_uri=fake_store["uri"]).log_artifact(fake_store["run_id"], str(folder / name), artifact_path)
+
+
 def _log_choices(fake_store, tmp_path, chosen_split: int) -> None:
     """Log an Algorithm 1 choices table of two splits (30 and 40 rows) and the split Table S1 chose."""
     import json
 
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
     rows = [{"image_id": f"s{s}-{k:02d}", "split": s, "ratio": 80, "chosen": "union", "chosen_dice": k / 100}
             for s, n in ((0, 30), (1, 40)) for k in range(n)]
-    folder = tmp_path / "ensemble-staging"
-    folder.mkdir()
-    pd.DataFrame(rows).to_parquet(folder / "choices.parquet")
-    (folder / "selection.json").write_text(json.dumps({"split": chosen_split, "ratio": 80}))
-    client = MlflowClient(tracking_uri=fake_store["uri"])
-    client.log_artifact(fake_store["run_id"], str(folder / "choices.parquet"), "ensemble")
-    client.log_artifact(fake_store["run_id"], str(folder / "selection.json"), "stats")
+    _log(fake_store, tmp_path, "ensemble", "choices.parquet", pd.DataFrame(rows).to_parquet)
+    _log(fake_store, tmp_path, "stats", "selection.json",
+         lambda path: path.write_text(json.dumps({"split": chosen_split, "ratio": 80})))
 
 
 def test_ensemble_choices_fill_their_split_selector_and_page_in_one_call(pages, fake_store, tmp_path):
@@ -107,7 +112,6 @@ def test_umap_opens_one_panel_and_draws_the_one_chosen(pages, fake_store, tmp_pa
     """The page opens on its default panel (TII, the target class); each choice draws that panel's
     points from the study's explain/embedding.parquet, and 'all' the four side by side."""
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
     from dashboards.components import initial
 
@@ -116,10 +120,7 @@ def test_umap_opens_one_panel_and_draws_the_one_chosen(pages, fake_store, tmp_pa
     assert "no UMAP yet" in umap.show(rid, "clinical_label", "tii-1").layout.annotations[0].text
     rows = [{"image_id": f"u{k}", "init": init, "class": cls, "x": float(k), "y": float(cls),
              "clinical_label": "nevus"} for init in ("lmi", "tii") for cls in (0, 1) for k in range(3 + cls)]
-    folder = tmp_path / "explain-staging"
-    folder.mkdir()
-    pd.DataFrame(rows).to_parquet(folder / "embedding.parquet")
-    MlflowClient(tracking_uri=fake_store["uri"]).log_artifact(rid, str(folder / "embedding.parquet"), "explain")
+    _log(fake_store, tmp_path, "explain", "embedding.parquet", pd.DataFrame(rows).to_parquet)
     opened = initial(umap.layout, "umap-panel")
     assert opened == "tii-1" and opened in [o["value"] for o in initial(umap.layout, "umap-panel", "options")]
     first = umap.show(rid, "clinical_label", opened)
